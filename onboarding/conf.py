@@ -1,0 +1,72 @@
+"""The ``ONBOARDING`` settings dict: defaults in one place, read lazily.
+
+Like DRF's ``api_settings``: ``onboarding_settings.WINDOW_DAYS`` reads the host's
+``settings.ONBOARDING`` with defaults filled in, and a ``setting_changed`` receiver
+drops the cache so ``override_settings(ONBOARDING=...)`` works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path to a callable ``(user) -> model instance`` naming whose progress it
+    # is (a team, an account). ``None``: the user is the subject.
+    "SUBJECT_RESOLVER": None,
+    # Conversion window in days for flows that do not declare one.
+    "WINDOW_DAYS": 14,
+    # Sync declared flows into the database after ``migrate``.
+    "SYNC_ON_MIGRATE": True,
+    # Module name looked up in every installed app for flow declarations.
+    "FLOWS_MODULE": "onboarding_flows",
+    # Events whose ``occurred_at`` lies further in the future than this many seconds
+    # are clamped to the time they were received (clocks of clients drift).
+    "MAX_FUTURE_SKEW_SECONDS": 300,
+    # Largest JSON size of one event's ``properties``, in bytes.
+    "MAX_PROPERTIES_BYTES": 8192,
+    # Rows per batch for the backfill command and bulk tracking.
+    "BATCH_SIZE": 500,
+}
+
+# Settings holding dotted paths that are imported on access.
+IMPORT_STRINGS = {"SUBJECT_RESOLVER"}
+
+
+class OnboardingSettings:
+    """Attribute access to ``settings.ONBOARDING`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        self._cached: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "ONBOARDING", {}) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid ONBOARDING setting: {name!r}")
+        if name in self._cached:
+            return self._cached[name]
+        value = self.user_settings.get(name, DEFAULTS[name])
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cached[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cached.clear()
+
+
+onboarding_settings = OnboardingSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ONBOARDING":
+        onboarding_settings.reload()
+
+
+setting_changed.connect(_reload)

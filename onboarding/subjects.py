@@ -1,0 +1,50 @@
+"""Whose progress it is: the user by default, or what ``SUBJECT_RESOLVER`` maps a user to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from onboarding.conf import onboarding_settings
+from onboarding.exceptions import InvalidEvent
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    """A subject as stored: its content type id and primary key as text."""
+
+    type_id: int
+    id: str
+    label: str = ""
+
+
+def is_user(obj: Any) -> bool:
+    return isinstance(obj, get_user_model())
+
+
+def resolve(obj: Any) -> tuple[models.Model, Any]:
+    """``(subject, actor)`` for a user or a subject instance.
+
+    A user is mapped through ``SUBJECT_RESOLVER`` and is the actor; any other model
+    instance is the subject itself, with no actor.
+    """
+    if obj is None or getattr(obj, "is_anonymous", False):
+        raise InvalidEvent("subject", "anonymous users have no onboarding progress")
+    if is_user(obj):
+        resolver = onboarding_settings.SUBJECT_RESOLVER
+        subject = resolver(obj) if resolver else obj
+        if subject is None:
+            raise InvalidEvent("subject", f"SUBJECT_RESOLVER gave no subject for user {obj.pk}")
+        return subject, obj
+    if not isinstance(obj, models.Model) or obj.pk is None:
+        raise InvalidEvent("subject", "the subject must be a saved model instance")
+    return obj, None
+
+
+def ref(subject: models.Model) -> SubjectRef:
+    content_type = ContentType.objects.get_for_model(subject)
+    return SubjectRef(content_type.id, str(subject.pk), str(subject)[:255])

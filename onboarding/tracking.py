@@ -1,0 +1,396 @@
+"""``track``: the one write path. Records events and updates progress in one transaction."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from onboarding import signals
+from onboarding.conf import onboarding_settings
+from onboarding.declarations import Flow
+from onboarding.exceptions import InvalidEvent, NoDefault
+from onboarding.models import Event, EventKind, FlowRecord, Outcome, Progress, StepState
+from onboarding.progress_state import StepChange, apply_event
+from onboarding.registry import get_flow
+from onboarding.subjects import SubjectRef, ref, resolve
+from onboarding.sync import flow_record
+from onboarding.variants import assign_variant
+
+KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,49}$")
+STEP_KINDS = {EventKind.COMPLETED, EventKind.DEFAULTED, EventKind.SKIPPED, EventKind.DISMISSED}
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """One event to record. ``who`` is a user (mapped to its subject) or a subject."""
+
+    who: Any
+    flow: str
+    step: str = ""
+    kind: str = EventKind.COMPLETED
+    occurred_at: datetime | None = None
+    id: uuid.UUID | str | None = None
+    properties: Mapping[str, Any] | None = None
+    source: str = "server"
+    actor: Any = None
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """How many events were stored, how many ids were already known, and the new ids."""
+
+    accepted: int
+    duplicates: int
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    flow: Flow
+    record: FlowRecord
+    subject: models.Model
+    subject_ref: SubjectRef
+    actor: Any
+    event: Event
+
+
+def _normalize_time(value: datetime | None, received_at: datetime) -> datetime:
+    if value is None:
+        return received_at
+    if not isinstance(value, datetime):
+        raise InvalidEvent("occurred_at", "must be a datetime")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    # Client clocks drift: a time in the future is clamped to the time of receipt.
+    if value - received_at > timedelta(seconds=onboarding_settings.MAX_FUTURE_SKEW_SECONDS):
+        return received_at
+    return value
+
+
+def _normalize_properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidEvent("properties", "must be a JSON object")
+    try:
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+    except (TypeError, ValueError) as error:
+        raise InvalidEvent("properties", f"must be JSON-serializable ({error})") from None
+    limit = onboarding_settings.MAX_PROPERTIES_BYTES
+    if size > limit:
+        raise InvalidEvent("properties", f"is {size} bytes, over the limit of {limit}")
+    return dict(value)
+
+
+def _normalize_id(value: uuid.UUID | str | None) -> uuid.UUID:
+    if value is None:
+        return uuid.uuid4()
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidEvent("id", f"{value!r} is not a UUID") from None
+
+
+def _prepare(item: EventInput, received_at: datetime, records: dict[str, FlowRecord]) -> _Prepared:
+    flow = get_flow(item.flow)
+    kind = str(item.kind)
+    if not KIND_PATTERN.match(kind):
+        raise InvalidEvent("kind", f"{kind!r} is not a valid event kind")
+    if kind in STEP_KINDS and not item.step:
+        raise InvalidEvent("step", f"a {kind!r} event needs a step")
+    if item.step:
+        flow.step(item.step)  # raises UnknownStep naming the key
+    subject, actor = resolve(item.who)
+    if flow.key not in records:
+        records[flow.key] = flow_record(flow)
+    return _Prepared(
+        flow=flow,
+        record=records[flow.key],
+        subject=subject,
+        subject_ref=ref(subject),
+        actor=item.actor or actor,
+        event=Event(
+            id=_normalize_id(item.id),
+            step_key=item.step,
+            kind=kind,
+            occurred_at=_normalize_time(item.occurred_at, received_at),
+            received_at=received_at,
+            source=item.source[:30],
+            properties=_normalize_properties(item.properties),
+        ),
+    )
+
+
+def _lock_progress(prepared: list[_Prepared]) -> dict[tuple[int, int, str], Progress]:
+    """Get or create every subject's progress row, locked until the transaction ends."""
+    wanted: dict[tuple[int, int, str], _Prepared] = {}
+    for item in prepared:
+        key = (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
+        first = wanted.get(key)
+        if first is None or item.event.occurred_at < first.event.occurred_at:
+            wanted[key] = item
+
+    def select() -> dict[tuple[int, int, str], Progress]:
+        rows: dict[tuple[int, int, str], Progress] = {}
+        by_group: dict[tuple[int, int], list[str]] = defaultdict(list)
+        for flow_id, type_id, subject_id in wanted:
+            by_group[(flow_id, type_id)].append(subject_id)
+        for (flow_id, type_id), subject_ids in sorted(by_group.items()):
+            # A fixed lock order (by id) keeps concurrent batches from deadlocking.
+            query = (
+                Progress.objects.select_for_update()
+                .select_related("version")
+                .filter(flow_id=flow_id, subject_type_id=type_id, subject_id__in=subject_ids)
+                .order_by("pk")
+            )
+            for row in query:
+                rows[(row.flow_id, row.subject_type_id, row.subject_id)] = row
+        return rows
+
+    rows = select()
+    missing = [key for key in wanted if key not in rows]
+    if missing:
+        new_rows = []
+        for key in missing:
+            item = wanted[key]
+            version = item.record.current_version
+            new_rows.append(
+                Progress(
+                    flow=item.record,
+                    version=version,
+                    subject_type_id=item.subject_ref.type_id,
+                    subject_id=item.subject_ref.id,
+                    subject_label=item.subject_ref.label,
+                    variant=assign_variant(
+                        item.flow.key,
+                        item.flow.variants,
+                        f"{item.subject_ref.type_id}:{item.subject_ref.id}",
+                    ),
+                    entered_at=item.event.occurred_at,
+                    last_event_at=item.event.occurred_at,
+                )
+            )
+        # A concurrent writer may create the same rows: ignore, then read theirs.
+        Progress.objects.bulk_create(new_rows, ignore_conflicts=True)
+        rows = select()
+    return rows
+
+
+def _send_signals(changes: list[StepChange], prepared: _Prepared, progress: Progress) -> None:
+    for change in changes:
+        if change.newly_completed:
+            signals.step_completed.send(
+                sender=prepared.flow,
+                subject=prepared.subject,
+                actor=prepared.actor,
+                step=prepared.flow.step(change.step_key)
+                if change.step_key in prepared.flow.step_keys
+                else None,
+                outcome=change.outcome,
+                occurred_at=change.at,
+                progress=progress,
+            )
+
+
+def track_many(items: Iterable[EventInput]) -> TrackResult:
+    """Record many events at once; all or nothing. Ids already stored count as duplicates."""
+    received_at = timezone.now()
+    records: dict[str, FlowRecord] = {}
+    prepared: list[_Prepared] = []
+    seen: set[uuid.UUID] = set()
+    duplicates = 0
+    for item in items:
+        one = _prepare(item, received_at, records)
+        if one.event.id in seen:
+            duplicates += 1
+            continue
+        seen.add(one.event.id)
+        prepared.append(one)
+    if not prepared:
+        return TrackResult(accepted=0, duplicates=duplicates)
+
+    with transaction.atomic():
+        progress_rows = _lock_progress(prepared)
+        # Checked under the progress locks: a concurrent batch re-sending the same ids
+        # for the same subjects waits for us, then sees our rows.
+        known = set()
+        ids = [item.event.id for item in prepared]
+        for start in range(0, len(ids), 500):
+            known.update(
+                Event.objects.filter(id__in=ids[start : start + 500]).values_list("id", flat=True)
+            )
+        fresh = [item for item in prepared if item.event.id not in known]
+        duplicates += len(prepared) - len(fresh)
+
+        by_progress: dict[int, list[_Prepared]] = defaultdict(list)
+        for item in fresh:
+            key = (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
+            progress = progress_rows[key]
+            _check_step_in_version(item, progress)
+            item.event.flow = item.record
+            item.event.subject_type_id = item.subject_ref.type_id
+            item.event.subject_id = item.subject_ref.id
+            item.event.actor = item.actor if getattr(item.actor, "pk", None) else None
+            item.event.variant = progress.variant
+            item.event.version_id = progress.version_id
+            by_progress[progress.pk].append(item)
+        Event.objects.bulk_create(
+            [item.event for item in fresh],
+            ignore_conflicts=True,
+            batch_size=onboarding_settings.BATCH_SIZE,
+        )
+        _apply(by_progress, {row.pk: row for row in progress_rows.values()})
+    return TrackResult(
+        accepted=len(fresh),
+        duplicates=duplicates,
+        event_ids=[item.event.id for item in fresh],
+    )
+
+
+def _check_step_in_version(item: _Prepared, progress: Progress) -> None:
+    step = item.event.step_key
+    if step and step not in progress.version.step_keys and step not in item.flow.step_keys:
+        raise InvalidEvent("step", f"{step!r} is not a step of flow {item.flow.key!r}")
+
+
+def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Progress]) -> None:
+    """Fold new events into step states and progress; send signals for first completions."""
+    states: dict[tuple[int, str], StepState] = {
+        (state.progress_id, state.step_key): state
+        for state in StepState.objects.filter(progress_id__in=list(by_progress))
+    }
+    new_states: list[StepState] = []
+    changed_states: dict[int, StepState] = {}
+    pending_signals: list[tuple[list[StepChange], _Prepared, Progress, bool]] = []
+    for progress_pk, items in by_progress.items():
+        progress = progress_by_pk[progress_pk]
+        was_finished = progress.finished_at is not None
+        flow = items[0].flow
+        for item in sorted(items, key=lambda one: one.event.occurred_at):
+            event = item.event
+            progress.entered_at = min(progress.entered_at, event.occurred_at)
+            progress.last_event_at = max(progress.last_event_at, event.occurred_at)
+            step_keys = _steps_touched(flow, event, progress)
+            changes = []
+            for step_key in step_keys:
+                state = states.get((progress_pk, step_key))
+                if state is None:
+                    state = StepState(progress=progress, step_key=step_key)
+                    states[(progress_pk, step_key)] = state
+                    new_states.append(state)
+                change = apply_event(state, event.kind, event.occurred_at, step_key)
+                if change is not None:
+                    changes.append(change)
+                    if state.pk:
+                        changed_states[state.pk] = state
+            if changes:
+                pending_signals.append((changes, item, progress, False))
+        required = [step["key"] for step in progress.version.steps if not step["optional"]]
+        times = [getattr(states.get((progress_pk, key)), "completed_at", None) for key in required]
+        progress.finished_at = max(times) if times and all(times) else None
+        if progress.finished_at and not was_finished:
+            pending_signals.append(([], items[-1], progress, True))
+
+    StepState.objects.bulk_create(new_states, batch_size=onboarding_settings.BATCH_SIZE)
+    StepState.objects.bulk_update(
+        list(changed_states.values()),
+        ["outcome", "completed_at", "first_seen_at", "skipped_at"],
+        batch_size=onboarding_settings.BATCH_SIZE,
+    )
+    Progress.objects.bulk_update(
+        [progress_by_pk[pk] for pk in by_progress],
+        ["entered_at", "last_event_at", "finished_at", "updated_at"],
+        batch_size=onboarding_settings.BATCH_SIZE,
+    )
+    for changes, item, progress, finished in pending_signals:
+        if finished:
+            signals.flow_finished.send(
+                sender=item.flow,
+                subject=item.subject,
+                actor=item.actor,
+                progress=progress,
+                finished_at=progress.finished_at,
+            )
+        else:
+            _send_signals(changes, item, progress)
+
+
+def _steps_touched(flow: Flow, event: Event, progress: Progress) -> list[str]:
+    """The steps an event acts on.
+
+    A built-in kind acts on its own step (``nudged`` on none); a custom kind completes
+    the steps of the subject's version declared ``completed_by`` that kind.
+    """
+    if event.kind == EventKind.NUDGED:
+        return []
+    if event.kind in EventKind.values:
+        return [event.step_key] if event.step_key else []
+    version_keys = set(progress.version.step_keys)
+    return [step.key for step in flow.steps_completed_by(event.kind) if step.key in version_keys]
+
+
+def track(
+    who: Any,
+    flow: str,
+    step: str = "",
+    *,
+    kind: str = EventKind.COMPLETED,
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    source: str = "server",
+) -> TrackResult:
+    """Record one event for ``who`` (a user or a subject) and update its progress.
+
+    Runs in the caller's transaction (or its own). Re-sending an ``event_id`` changes
+    nothing and counts as a duplicate.
+    """
+    return track_many(
+        [
+            EventInput(
+                who=who,
+                flow=flow,
+                step=step,
+                kind=kind,
+                occurred_at=occurred_at,
+                id=event_id,
+                properties=properties,
+                source=source,
+            )
+        ]
+    )
+
+
+def complete(who: Any, flow: str, step: str, **options: Any) -> TrackResult:
+    """Mark ``step`` completed (customized) for ``who``."""
+    return track(who, flow, step, kind=Outcome.COMPLETED, **options)
+
+
+def accept_default(who: Any, flow: str, step: str, **options: Any) -> TrackResult:
+    """Apply the step's smart default, then record the ``defaulted`` outcome, atomically."""
+    declaration = get_flow(flow).step(step)
+    if declaration.default is None:
+        raise NoDefault(flow, step)
+    subject, actor = resolve(who)
+    with transaction.atomic():
+        declaration.default(subject, actor)
+        return track(who, flow, step, kind=Outcome.DEFAULTED, **options)
+
+
+def skip(who: Any, flow: str, step: str, **options: Any) -> TrackResult:
+    """Record that ``who`` skipped ``step`` (not done)."""
+    return track(who, flow, step, kind=Outcome.SKIPPED, **options)
+
+
+def dismiss(who: Any, flow: str, step: str, **options: Any) -> TrackResult:
+    """Record that ``who`` dismissed ``step`` (not done)."""
+    return track(who, flow, step, kind=Outcome.DISMISSED, **options)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from onboarding import views
+
+app_name = "onboarding"
+
+urlpatterns = [
+    path(
+        "actions/<slug:flow>/<slug:step>/<slug:action>/",
+        views.step_action,
+        name="step-action",
+    ),
+]

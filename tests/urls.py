@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.http import HttpResponse
+from django.template import engines
+from django.urls import include, path
+
+PAGE = engines["django"].from_string(
+    '{% load onboarding_tags %}<main>{% onboarding_progress "wizard" %}</main>'
+)
+
+
+def page(request):
+    return HttpResponse(PAGE.render({}, request))
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("onboarding/", include("onboarding.urls")),
+    path("projects/new/", page, name="project-new"),
+    path("page/", page, name="page"),
+]
