@@ -36,7 +36,7 @@ test-postgres: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	cd demo_project && ../$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/django-admin makemigrations --check --dry-run --pythonpath . --pythonpath demo_project
 
 clean:
 	rm -rf $(VENV) demo_project/db.sqlite3 build dist *.egg-info
