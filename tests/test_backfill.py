@@ -8,11 +8,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import override_settings
 from django.utils import timezone
 
-from onboarding import Flow, Step, get_progress
+from onboarding import Flow, Step, complete, get_progress
 from onboarding.backfill import BackfillError, backfill, checkpoint_name, event_id
 from onboarding.exceptions import UnknownFlow
 from onboarding.models import Checkpoint, Event, Progress, StepState
-from onboarding.registry import registry
 from tests.factories import MembershipFactory, ProjectFactory, TeamFactory, UserFactory
 from tests.testapp.models import Membership, Project, Team
 
@@ -32,22 +31,6 @@ def project_at(owner, when):
     project = ProjectFactory(owner=owner)
     Project.objects.filter(pk=project.pk).update(created_at=when)
     return project
-
-
-@pytest.fixture
-def temporary_flow():
-    """Register flows for one test and unregister them afterwards."""
-    keys = []
-
-    def register(flow):
-        registry.unregister(flow.key)
-        registry.register(flow)
-        keys.append(flow.key)
-        return flow
-
-    yield register
-    for key in keys:
-        registry.unregister(key)
 
 
 def test_predicates_record_completions_at_the_time_they_return():
@@ -96,8 +79,8 @@ def test_rerun_after_progress_was_lost_is_deduplicated_by_event_id():
     assert Event.objects.filter(source="backfill").count() == 1
 
 
-def test_a_predicate_returning_true_completes_the_step_now(temporary_flow):
-    temporary_flow(Flow("always", "Always", steps=[Step("one", "One", done_when=lambda s: True)]))
+def test_a_predicate_returning_true_completes_the_step_now(declare):
+    declare(Flow("always", "Always", steps=[Step("one", "One", done_when=lambda s: True)]))
     user = UserFactory()
     before = timezone.now()
 
@@ -108,11 +91,9 @@ def test_a_predicate_returning_true_completes_the_step_now(temporary_flow):
     assert get_progress(user, "always").finished
 
 
-def test_falsy_predicates_record_nothing(temporary_flow):
+def test_falsy_predicates_record_nothing(declare):
     answers = iter([False, None])
-    temporary_flow(
-        Flow("never", "Never", steps=[Step("one", "One", done_when=lambda s: next(answers))])
-    )
+    declare(Flow("never", "Never", steps=[Step("one", "One", done_when=lambda s: next(answers))]))
     UserFactory.create_batch(2)
 
     report = backfill(flows=["never"])
@@ -121,7 +102,7 @@ def test_falsy_predicates_record_nothing(temporary_flow):
     assert not Event.objects.filter(flow__key="never").exists()
 
 
-def test_resumes_after_the_last_saved_batch(temporary_flow):
+def test_resumes_after_the_last_saved_batch(declare):
     users = UserFactory.create_batch(5)
     broken = {users[3].pk}
     calls = []
@@ -132,7 +113,7 @@ def test_resumes_after_the_last_saved_batch(temporary_flow):
             raise RuntimeError("database of the host app went away")
         return T1
 
-    temporary_flow(Flow("resume", "Resume", steps=[Step("one", "One", done_when=done_when)]))
+    declare(Flow("resume", "Resume", steps=[Step("one", "One", done_when=done_when)]))
 
     with pytest.raises(BackfillError, match=r"'one' in flow 'resume' failed for 'user\d+'"):
         backfill(flows=["resume"], batch_size=2)
@@ -194,8 +175,8 @@ def test_dry_run_writes_nothing_but_counts_what_it_would_record():
     assert not Checkpoint.objects.exists()
 
 
-def test_only_the_named_flows_are_backfilled(temporary_flow):
-    temporary_flow(Flow("other", "Other", steps=[Step("one", "One", done_when=lambda s: True)]))
+def test_only_the_named_flows_are_backfilled(declare):
+    declare(Flow("other", "Other", steps=[Step("one", "One", done_when=lambda s: True)]))
     user = UserFactory()
     project_at(user, T1)
 
@@ -205,8 +186,8 @@ def test_only_the_named_flows_are_backfilled(temporary_flow):
     assert set(Event.objects.values_list("flow__key", flat=True)) == {"other"}
 
 
-def test_by_default_every_flow_with_a_predicate_is_backfilled(temporary_flow):
-    temporary_flow(Flow("other", "Other", steps=[Step("one", "One", done_when=lambda s: True)]))
+def test_by_default_every_flow_with_a_predicate_is_backfilled(declare):
+    declare(Flow("other", "Other", steps=[Step("one", "One", done_when=lambda s: True)]))
     UserFactory()
 
     report = backfill()
@@ -234,7 +215,7 @@ def test_unknown_flow_and_bad_batch_size_are_refused():
 
 
 def test_team_subjects_are_examined_once_and_users_without_a_team_are_counted(
-    temporary_flow,
+    declare,
 ):
     calls = []
 
@@ -245,7 +226,7 @@ def test_team_subjects_are_examined_once_and_users_without_a_team_are_counted(
         )
         return project.created_at if project else None
 
-    temporary_flow(
+    declare(
         Flow("team-setup", "Team", steps=[Step("project", "Project", done_when=team_project_at)])
     )
     busy, idle = TeamFactory(), TeamFactory()
@@ -271,11 +252,29 @@ def test_team_subjects_are_examined_once_and_users_without_a_team_are_counted(
     )
 
 
-def test_future_times_from_a_predicate_are_clamped(temporary_flow):
+def test_future_times_from_a_predicate_are_clamped(declare):
     future = timezone.now() + timedelta(days=3)
-    temporary_flow(Flow("future", "Future", steps=[Step("one", "One", done_when=lambda s: future)]))
+    declare(Flow("future", "Future", steps=[Step("one", "One", done_when=lambda s: future)]))
     UserFactory()
 
     backfill(flows=["future"])
 
     assert Event.objects.get(flow__key="future").occurred_at < future - timedelta(days=2)
+
+
+def test_steps_already_done_are_not_evaluated_again(declare):
+    calls = []
+
+    def done_when(user):
+        calls.append(user.pk)
+        return True
+
+    declare(Flow("seen", "Seen", steps=[Step("one", "One", done_when=done_when)]))
+    done, todo = UserFactory.create_batch(2)
+    complete(done, "seen", "one", occurred_at=T1)
+
+    report = backfill(flows=["seen"])
+
+    assert calls == [todo.pk]
+    assert report.events_recorded == 1
+    assert get_progress(done, "seen").steps[0].completed_at == T1
