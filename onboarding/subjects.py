@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.translation import gettext as _
 
 from onboarding.conf import onboarding_settings
 from onboarding.exceptions import InvalidEvent
@@ -33,16 +34,19 @@ def resolve(obj: Any) -> tuple[models.Model, Any]:
     instance is the subject itself, with no actor.
     """
     if obj is None or getattr(obj, "is_anonymous", False):
-        raise InvalidEvent("subject", "anonymous users have no onboarding progress")
-    if is_user(obj):
-        resolver = onboarding_settings.SUBJECT_RESOLVER
-        subject = resolver(obj) if resolver else obj
-        if subject is None:
-            raise InvalidEvent("subject", f"SUBJECT_RESOLVER gave no subject for user {obj.pk}")
-        return subject, obj
+        raise InvalidEvent("subject", _("anonymous users have no onboarding progress"))
     if not isinstance(obj, models.Model) or obj.pk is None:
-        raise InvalidEvent("subject", "the subject must be a saved model instance")
-    return obj, None
+        raise InvalidEvent("subject", _("the subject must be a saved model instance"))
+    if not is_user(obj):
+        return obj, None
+    resolver = onboarding_settings.SUBJECT_RESOLVER
+    subject = resolver(obj) if resolver else obj
+    if not isinstance(subject, models.Model) or subject.pk is None:
+        raise InvalidEvent(
+            "subject",
+            _("SUBJECT_RESOLVER gave no saved model instance for user %(user)s") % {"user": obj.pk},
+        )
+    return subject, obj
 
 
 def ref(subject: models.Model) -> SubjectRef:

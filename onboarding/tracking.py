@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from onboarding import signals
 from onboarding.conf import onboarding_settings
@@ -67,7 +68,7 @@ def _normalize_time(value: datetime | None, received_at: datetime) -> datetime:
     if value is None:
         return received_at
     if not isinstance(value, datetime):
-        raise InvalidEvent("occurred_at", "must be a datetime")
+        raise InvalidEvent("occurred_at", _("must be a datetime"))
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     # Client clocks drift: a time in the future is clamped to the time of receipt.
@@ -80,14 +81,19 @@ def _normalize_properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InvalidEvent("properties", "must be a JSON object")
+        raise InvalidEvent("properties", _("must be a JSON object"))
     try:
         size = len(json.dumps(value, separators=(",", ":")).encode())
     except (TypeError, ValueError) as error:
-        raise InvalidEvent("properties", f"must be JSON-serializable ({error})") from None
+        raise InvalidEvent(
+            "properties", _("must be JSON-serializable (%(error)s)") % {"error": error}
+        ) from None
     limit = onboarding_settings.MAX_PROPERTIES_BYTES
     if size > limit:
-        raise InvalidEvent("properties", f"is {size} bytes, over the limit of {limit}")
+        raise InvalidEvent(
+            "properties",
+            _("is %(size)d bytes, over the limit of %(limit)d") % {"size": size, "limit": limit},
+        )
     return dict(value)
 
 
@@ -97,16 +103,16 @@ def _normalize_id(value: uuid.UUID | str | None) -> uuid.UUID:
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except ValueError:
-        raise InvalidEvent("id", f"{value!r} is not a UUID") from None
+        raise InvalidEvent("id", _("%(value)r is not a UUID") % {"value": value}) from None
 
 
 def _prepare(item: EventInput, received_at: datetime, records: dict[str, FlowRecord]) -> _Prepared:
     flow = get_flow(item.flow)
     kind = str(item.kind)
     if not KIND_PATTERN.match(kind):
-        raise InvalidEvent("kind", f"{kind!r} is not a valid event kind")
+        raise InvalidEvent("kind", _("%(kind)r is not a valid event kind") % {"kind": kind})
     if kind in STEP_KINDS and not item.step:
-        raise InvalidEvent("step", f"a {kind!r} event needs a step")
+        raise InvalidEvent("step", _("a %(kind)r event needs a step") % {"kind": kind})
     if item.step:
         flow.step(item.step)  # raises UnknownStep naming the key
     subject, actor = resolve(item.who)
@@ -130,6 +136,39 @@ def _prepare(item: EventInput, received_at: datetime, records: dict[str, FlowRec
     )
 
 
+def _select_progress(
+    keys: list[tuple[int, int, str]], *, lock: bool
+) -> dict[tuple[int, int, str], Progress]:
+    rows: dict[tuple[int, int, str], Progress] = {}
+    by_group: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for flow_id, type_id, subject_id in keys:
+        by_group[(flow_id, type_id)].append(subject_id)
+    for (flow_id, type_id), subject_ids in sorted(by_group.items()):
+        query = Progress.objects.select_related("version").filter(
+            flow_id=flow_id, subject_type_id=type_id, subject_id__in=subject_ids
+        )
+        if lock:
+            # A fixed lock order (by id) keeps concurrent batches from deadlocking.
+            query = query.select_for_update(of=("self",)).order_by("pk")
+        for row in query:
+            rows[(row.flow_id, row.subject_type_id, row.subject_id)] = row
+    return rows
+
+
+def _new_progress(item: _Prepared) -> Progress:
+    subject_key = f"{item.subject_ref.type_id}:{item.subject_ref.id}"
+    return Progress(
+        flow=item.record,
+        version=item.record.current_version,
+        subject_type_id=item.subject_ref.type_id,
+        subject_id=item.subject_ref.id,
+        subject_label=item.subject_ref.label,
+        variant=assign_variant(item.flow.key, item.flow.variants, subject_key),
+        entered_at=item.event.occurred_at,
+        last_event_at=item.event.occurred_at,
+    )
+
+
 def _lock_progress(prepared: list[_Prepared]) -> dict[tuple[int, int, str], Progress]:
     """Get or create every subject's progress row, locked until the transaction ends."""
     wanted: dict[tuple[int, int, str], _Prepared] = {}
@@ -138,50 +177,18 @@ def _lock_progress(prepared: list[_Prepared]) -> dict[tuple[int, int, str], Prog
         first = wanted.get(key)
         if first is None or item.event.occurred_at < first.event.occurred_at:
             wanted[key] = item
-
-    def select() -> dict[tuple[int, int, str], Progress]:
-        rows: dict[tuple[int, int, str], Progress] = {}
-        by_group: dict[tuple[int, int], list[str]] = defaultdict(list)
-        for flow_id, type_id, subject_id in wanted:
-            by_group[(flow_id, type_id)].append(subject_id)
-        for (flow_id, type_id), subject_ids in sorted(by_group.items()):
-            # A fixed lock order (by id) keeps concurrent batches from deadlocking.
-            query = (
-                Progress.objects.select_for_update()
-                .select_related("version")
-                .filter(flow_id=flow_id, subject_type_id=type_id, subject_id__in=subject_ids)
-                .order_by("pk")
-            )
-            for row in query:
-                rows[(row.flow_id, row.subject_type_id, row.subject_id)] = row
-        return rows
-
-    rows = select()
-    missing = [key for key in wanted if key not in rows]
+    keys = sorted(wanted)
+    # Locking before inserting is safe for one row only: a batch holding locks while
+    # it waits on another's uncommitted insert could deadlock with it.
+    rows = _select_progress(keys, lock=len(keys) == 1)
+    missing = [key for key in keys if key not in rows]
     if missing:
-        new_rows = []
-        for key in missing:
-            item = wanted[key]
-            version = item.record.current_version
-            new_rows.append(
-                Progress(
-                    flow=item.record,
-                    version=version,
-                    subject_type_id=item.subject_ref.type_id,
-                    subject_id=item.subject_ref.id,
-                    subject_label=item.subject_ref.label,
-                    variant=assign_variant(
-                        item.flow.key,
-                        item.flow.variants,
-                        f"{item.subject_ref.type_id}:{item.subject_ref.id}",
-                    ),
-                    entered_at=item.event.occurred_at,
-                    last_event_at=item.event.occurred_at,
-                )
-            )
-        # A concurrent writer may create the same rows: ignore, then read theirs.
-        Progress.objects.bulk_create(new_rows, ignore_conflicts=True)
-        rows = select()
+        # Inserted in key order; a concurrent writer's rows are ignored, then read.
+        Progress.objects.bulk_create(
+            [_new_progress(wanted[key]) for key in missing], ignore_conflicts=True
+        )
+    if missing or len(keys) > 1:
+        rows = _select_progress(keys, lock=True)
     return rows
 
 
@@ -235,7 +242,6 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
         for item in fresh:
             key = (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
             progress = progress_rows[key]
-            _check_step_in_version(item, progress)
             item.event.flow = item.record
             item.event.subject_type_id = item.subject_ref.type_id
             item.event.subject_id = item.subject_ref.id
@@ -256,12 +262,6 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
     )
 
 
-def _check_step_in_version(item: _Prepared, progress: Progress) -> None:
-    step = item.event.step_key
-    if step and step not in progress.version.step_keys and step not in item.flow.step_keys:
-        raise InvalidEvent("step", f"{step!r} is not a step of flow {item.flow.key!r}")
-
-
 def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Progress]) -> None:
     """Fold new events into step states and progress; send signals for first completions."""
     states: dict[tuple[int, str], StepState] = {
@@ -275,7 +275,9 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
         progress = progress_by_pk[progress_pk]
         was_finished = progress.finished_at is not None
         flow = items[0].flow
-        for item in sorted(items, key=lambda one: one.event.occurred_at):
+        finisher = items[-1]
+        # Sorted by time, then kind, so that a batch sends the same signals in any order.
+        for item in sorted(items, key=lambda one: (one.event.occurred_at, one.event.kind)):
             event = item.event
             progress.entered_at = min(progress.entered_at, event.occurred_at)
             progress.last_event_at = max(progress.last_event_at, event.occurred_at)
@@ -294,11 +296,15 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
                         changed_states[state.pk] = state
             if changes:
                 pending_signals.append((changes, item, progress, False))
+                if any(change.newly_completed for change in changes):
+                    finisher = item
         required = [step["key"] for step in progress.version.steps if not step["optional"]]
         times = [getattr(states.get((progress_pk, key)), "completed_at", None) for key in required]
         progress.finished_at = max(times) if times and all(times) else None
         if progress.finished_at and not was_finished:
-            pending_signals.append(([], items[-1], progress, True))
+            pending_signals.append(([], finisher, progress, True))
+        # bulk_update() does not apply auto_now.
+        progress.updated_at = timezone.now()
 
     StepState.objects.bulk_create(new_states, batch_size=onboarding_settings.BATCH_SIZE)
     StepState.objects.bulk_update(
