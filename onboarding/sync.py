@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from onboarding.declarations import Flow
@@ -152,6 +153,8 @@ def flow_record(flow: Flow) -> FlowRecord:
         or record.current_version is None
         or (record.current_version.fingerprint != flow.fingerprint())
     ):
-        sync_flows(flows=[flow])
+        # Another process may create the record at the same time: then use theirs.
+        with suppress(IntegrityError):
+            sync_flows(flows=[flow])
         record = FlowRecord.objects.select_related("current_version").get(key=flow.key)
     return record
