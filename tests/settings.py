@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "onboarding",
     "tests.testapp",
+    # The demo's app (demo_project/ is on the pytest pythonpath), for tests/test_demo.py.
+    "bingo",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

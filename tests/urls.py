@@ -17,4 +17,6 @@ urlpatterns = [
     path("onboarding/", include("onboarding.urls")),
     path("projects/new/", page, name="project-new"),
     path("page/", page, name="page"),
+    # The demo's pages, so the "bingo" flow's URL names reverse here too (check E003).
+    path("bingo/", include("bingo.urls")),
 ]
