@@ -30,6 +30,22 @@ DEFAULTS: dict[str, Any] = {
     "MAX_PROPERTIES_BYTES": 8192,
     # Rows per batch for the backfill command and bulk tracking.
     "BATCH_SIZE": 500,
+    # REST API (``onboarding.api``). A request over a limit gets 413 naming it; the
+    # batch limits are checked from Content-Length and a bounded read, before parsing.
+    "API_MAX_EVENT_BYTES": 32 * 1024,
+    "API_MAX_BATCH_BYTES": 500 * 1024,
+    "API_MAX_BATCH_EVENTS": 100,
+    # DRF rates ("100/minute"); ``None`` turns a throttle off. "subject" counts per
+    # subject (team members share it), "key" per API key.
+    "API_THROTTLE_RATES": {"subject": "600/minute", "key": "6000/minute"},
+    # Default and largest page size of API lists (``?page_size=`` is capped).
+    "API_PAGE_SIZE": 20,
+    "API_MAX_PAGE_SIZE": 100,
+    # Origins allowed to call the API cross-origin (CORS), e.g. "https://app.example.com".
+    # Cross-origin calls authenticate with an embed token, never cookies.
+    "API_CORS_ORIGINS": [],
+    # Lifetime in seconds of signed embed tokens (``onboarding.api.embed``).
+    "EMBED_TOKEN_MAX_AGE": 15 * 60,
 }
 
 # Settings holding dotted paths that are imported on access.

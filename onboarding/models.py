@@ -254,3 +254,7 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The API key model lives with the API; imported here so Django registers it.
+from onboarding.api.models import ApiKey  # noqa: E402, F401

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from onboarding import views
 
@@ -10,4 +10,5 @@ urlpatterns = [
         views.step_action,
         name="step-action",
     ),
+    path("api/", include("onboarding.api.urls")),
 ]

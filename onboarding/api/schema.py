@@ -1,0 +1,58 @@
+"""OpenAPI 3 (drf-spectacular): security schemes for the API's own credentials, and the
+served schema limited to this app's routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView
+
+from onboarding import __version__
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "onboarding.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`; scopes ingest (POST events/) and read.",
+        }
+
+
+class EmbedScheme(OpenApiAuthenticationExtension):
+    target_class = "onboarding.api.authentication.EmbedTokenAuthentication"
+    name = "EmbedToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Embed <token>`: a short-lived signed token for one subject.",
+        }
+
+
+def only_onboarding(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:
+    """Preprocessing hook: keep the endpoints of this app, whatever else the project has."""
+    from onboarding.api.base import OnboardingAPIView
+
+    return [
+        endpoint
+        for endpoint in endpoints
+        if issubclass(getattr(endpoint[3], "cls", type(None)), OnboardingAPIView)
+    ]
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI document of the onboarding API, as mounted in this project."""
+
+    custom_settings = {
+        "TITLE": "django-onboarding API",
+        "VERSION": __version__,
+        "PREPROCESSING_HOOKS": ["onboarding.api.schema.only_onboarding"],
+    }

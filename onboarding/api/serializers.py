@@ -1,0 +1,243 @@
+"""What the API reads and writes. Output serializers read the core's typed progress objects."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from onboarding.api.errors import safe_text, shown
+from onboarding.conf import onboarding_settings
+from onboarding.registry import registry
+from onboarding.tracking import KIND_PATTERN, STEP_KINDS
+
+EVENT_FIELDS = ("id", "flow", "step", "kind", "occurred_at", "properties")
+MAX_PROPERTIES_DEPTH = 20
+
+
+class StepProgressSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    url = serializers.CharField()
+    optional = serializers.BooleanField()
+    estimated_seconds = serializers.IntegerField()
+    has_default = serializers.BooleanField()
+    default_label = serializers.CharField()
+    status = serializers.ChoiceField(choices=["done", "skipped", "dismissed", "todo"])
+    outcome = serializers.CharField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    is_next = serializers.BooleanField()
+
+
+class FlowProgressSerializer(serializers.Serializer):
+    """A subject's progress through one flow, with titles in the request's language."""
+
+    flow = serializers.CharField(source="flow.key")
+    title = serializers.CharField(source="flow.title")
+    description = serializers.CharField(source="flow.description")
+    ordered = serializers.BooleanField(source="flow.ordered")
+    steps = StepProgressSerializer(many=True)
+    done = serializers.IntegerField(help_text="Required steps done.")
+    total = serializers.IntegerField(help_text="Required steps.")
+    percent = serializers.IntegerField()
+    seconds_left = serializers.IntegerField(help_text="Estimates of required steps not done.")
+    next_step = serializers.SerializerMethodField(help_text="Key of the step to do next.")
+    variant = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    entered_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    finished = serializers.BooleanField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_next_step(self, progress: Any) -> str | None:
+        return progress.next_step.key if progress.next_step else None
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses any field it does not declare, naming it: no mass assignment of
+    user, subject, times, variant or version."""
+
+    def writable_fields(self) -> tuple[str, ...]:
+        return tuple(name for name, field in self.fields.items() if not field.read_only)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = self.writable_fields()
+            unknown = [name for name in data if name not in writable]
+            if unknown:
+                message = _("Unknown or read-only field. Writable fields: %(fields)s.") % {
+                    "fields": ", ".join(writable) or "-"
+                }
+                raise serializers.ValidationError(
+                    {safe_text(name, 50): [message] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class StepActionSerializer(StrictSerializer):
+    """Optional body of a step action: a client-made id makes a retried POST harmless."""
+
+    id = serializers.UUIDField(required=False, help_text="Idempotency key of the event.")
+
+
+class SubjectSerializer(serializers.Serializer):
+    """``{"type": "app_label.model", "id": "42"}``: whose event it is (API keys only)."""
+
+    type = serializers.CharField(max_length=200)
+    id = serializers.CharField(max_length=64)
+
+    def validate(self, attrs: dict[str, Any]) -> Any:
+        app_label, dot, model = attrs["type"].partition(".")
+        try:
+            content_type = ContentType.objects.get_by_natural_key(app_label, model.lower())
+        except ContentType.DoesNotExist:
+            content_type = None
+        model_class = content_type.model_class() if content_type and dot else None
+        if model_class is None:
+            raise serializers.ValidationError(
+                {"type": [_("Unknown subject type %(type)s.") % {"type": shown(attrs["type"])}]}
+            )
+        try:
+            subject = model_class._default_manager.filter(pk=attrs["id"]).first()
+        except (ValueError, TypeError, OverflowError, DjangoValidationError):
+            subject = None
+        if subject is None:
+            raise serializers.ValidationError(
+                {
+                    "id": [
+                        _("No %(type)s with id %(id)s.")
+                        % {"type": attrs["type"], "id": shown(attrs["id"])}
+                    ]
+                }
+            )
+        return subject
+
+
+class EventSerializer(StrictSerializer):
+    """One event of a batch. Exactly these fields are writable; ``subject`` only with an API key."""
+
+    id = serializers.UUIDField(help_text="Client-made UUID: the idempotency key, forever.")
+    flow = serializers.CharField(max_length=100)
+    step = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    kind = serializers.CharField(
+        max_length=50,
+        help_text=(
+            "completed, defaulted, skipped, dismissed, viewed, started, nudged or a custom name."
+        ),
+    )
+    occurred_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "When it happened; default now. More than MAX_FUTURE_SKEW_SECONDS ahead: "
+            "clamped to the time of receipt."
+        ),
+    )
+    properties = serializers.DictField(required=False, default=dict)
+    subject = SubjectSerializer(
+        required=False, help_text="API-key requests only: whose event it is."
+    )
+
+    def writable_fields(self) -> tuple[str, ...]:
+        return EVENT_FIELDS + (("subject",) if self.context.get("api_key") else ())
+
+    def validate_flow(self, value: str) -> str:
+        if value not in registry:
+            raise serializers.ValidationError(_("Unknown flow %(flow)s.") % {"flow": shown(value)})
+        return value
+
+    def validate_kind(self, value: str) -> str:
+        if not KIND_PATTERN.match(value):
+            raise serializers.ValidationError(
+                _("%(kind)s is not a valid event kind: lower-case letters, digits and _.:- .")
+                % {"kind": shown(value)}
+            )
+        return value
+
+    def validate_properties(self, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json_value(value)
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+        limit = onboarding_settings.MAX_PROPERTIES_BYTES
+        if size > limit:
+            raise serializers.ValidationError(
+                _("%(size)d bytes is over the limit of %(limit)d (MAX_PROPERTIES_BYTES).")
+                % {"size": size, "limit": limit}
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        flow = registry.get(attrs["flow"])
+        if attrs["step"] and attrs["step"] not in flow.step_keys:
+            raise serializers.ValidationError(
+                {
+                    "step": [
+                        _("Unknown step %(step)s in onboarding flow %(flow)s.")
+                        % {"step": shown(attrs["step"]), "flow": shown(flow.key)}
+                    ]
+                }
+            )
+        if attrs["kind"] in STEP_KINDS and not attrs["step"]:
+            raise serializers.ValidationError(
+                {"step": [_("A %(kind)s event needs a step.") % {"kind": shown(attrs["kind"])}]}
+            )
+        if self.context.get("api_key") and "subject" not in attrs:
+            raise serializers.ValidationError(
+                {"subject": [_("This field is required for API-key requests.")]}
+            )
+        return attrs
+
+
+def _check_json_value(value: Any) -> None:
+    """Refuse what JSON columns cannot store: NaN/Infinity, NUL, lone surrogates, deep nesting."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_PROPERTIES_DEPTH:
+            raise serializers.ValidationError(
+                _("Nested deeper than %(depth)d levels.") % {"depth": MAX_PROPERTIES_DEPTH}
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            raise serializers.ValidationError(_("Numbers must be finite."))
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(str(key))
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise serializers.ValidationError(_("Text must not contain NUL characters."))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise serializers.ValidationError(_("Text must not contain lone surrogates.")) from None
+
+
+class EventBatchSerializer(serializers.Serializer):
+    """The body of ``POST events/`` (documentation; events are validated one by one)."""
+
+    events = EventSerializer(many=True)
+
+
+class EventErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the event in the batch.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events stored now.")
+    duplicates = serializers.IntegerField(help_text="Events whose id was already stored.")
+    errors = EventErrorSerializer(many=True, help_text="Invalid events, not stored.")

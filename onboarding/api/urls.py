@@ -1,0 +1,23 @@
+"""API routes, included by ``onboarding.urls`` under ``api/`` (namespace ``onboarding:api``)."""
+
+from django.urls import path
+
+from onboarding.api import views
+from onboarding.api.schema import SchemaView
+
+app_name = "api"
+
+urlpatterns = [
+    path("flows/", views.FlowListView.as_view(), name="flow-list"),
+    path("flows/<slug:flow>/progress/", views.ProgressView.as_view(), name="progress"),
+    *[
+        path(
+            f"flows/<slug:flow>/steps/<slug:step>/{action}/",
+            views.StepActionView.as_view(action_name=action),
+            name=f"step-{action}",
+        )
+        for action in views.ACTIONS
+    ],
+    path("events/", views.EventBatchView.as_view(), name="events"),
+    path("schema/", SchemaView.as_view(), name="schema"),
+]

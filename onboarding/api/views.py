@@ -1,0 +1,126 @@
+"""Thin API views over ``onboarding.tracking`` and ``onboarding.progress``."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from onboarding.api import serializers as api_serializers
+from onboarding.api.base import OnboardingAPIView
+from onboarding.api.ingest import ingest
+from onboarding.api.models import ApiKey
+from onboarding.api.pagination import CappedPagination
+from onboarding.api.permissions import CanSendEvents
+from onboarding.api.principals import who
+from onboarding.api.queries import progress_of_flows
+from onboarding.progress import get_progress
+from onboarding.registry import get_flow, registry
+from onboarding.tracking import accept_default, complete, dismiss, skip
+
+ACTIONS = {"complete": complete, "default": accept_default, "skip": skip, "dismiss": dismiss}
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+ERRORS = {
+    401: OpenApiResponse(DetailSerializer, description="Not authenticated."),
+    403: OpenApiResponse(DetailSerializer, description="Not allowed (API key, scope, CSRF)."),
+    404: OpenApiResponse(DetailSerializer, description="Unknown flow."),
+    413: OpenApiResponse(DetailSerializer, description="Body over a limit (named)."),
+    429: OpenApiResponse(DetailSerializer, description="Throttled; see Retry-After."),
+}
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: ERRORS[code] for code in codes}
+
+
+class FlowListView(OnboardingAPIView):
+    """The flows that apply to the requesting subject, each with its progress."""
+
+    pagination_class = CappedPagination
+
+    @extend_schema(
+        responses={200: api_serializers.FlowProgressSerializer(many=True), **_errors(401, 403, 429)}
+    )
+    def get(self, request: Request) -> Response:
+        paginator = CappedPagination()
+        flows = sorted(registry.all(), key=lambda flow: flow.key)
+        page = paginator.paginate_queryset(flows, request, view=self) or []
+        data = api_serializers.FlowProgressSerializer(
+            progress_of_flows(who(request), page), many=True
+        ).data
+        return paginator.get_paginated_response(data)
+
+
+class ProgressView(OnboardingAPIView):
+    """The requesting subject's progress through one flow."""
+
+    @extend_schema(
+        responses={200: api_serializers.FlowProgressSerializer, **_errors(401, 403, 404, 429)}
+    )
+    def get(self, request: Request, flow: str) -> Response:
+        progress = get_progress(who(request), flow)
+        return Response(api_serializers.FlowProgressSerializer(progress).data)
+
+
+class StepActionView(OnboardingAPIView):
+    """Complete, accept the default of, skip or dismiss a step; answers the new progress.
+
+    An unknown flow is 404; an unknown step (or a ``default/`` on a step without one) 400.
+    """
+
+    action_name = "complete"
+
+    @extend_schema(
+        request=api_serializers.StepActionSerializer,
+        responses={
+            200: api_serializers.FlowProgressSerializer,
+            400: OpenApiResponse(description="Unknown step, or it has no smart default."),
+            **_errors(401, 403, 404, 413, 429),
+        },
+    )
+    def post(self, request: Request, flow: str, step: str) -> Response:
+        get_flow(flow).step(step)  # 404 for the flow, 400 naming the step
+        body = api_serializers.StepActionSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        actor = who(request)
+        ACTIONS[self.action_name](
+            actor, flow, step, source="api", event_id=body.validated_data.get("id")
+        )
+        return Response(api_serializers.FlowProgressSerializer(get_progress(actor, flow)).data)
+
+
+class EventBatchView(OnboardingAPIView):
+    """Record a batch of events, idempotently by id.
+
+    Valid events are stored, invalid ones reported with their index and never stored;
+    400 when none is valid. Too many events or one too big: 413 for the whole batch.
+    """
+
+    permission_classes = [CanSendEvents]
+
+    @extend_schema(
+        request=api_serializers.EventBatchSerializer,
+        responses={
+            200: api_serializers.BatchResultSerializer,
+            400: api_serializers.BatchResultSerializer,
+            **_errors(401, 403, 413, 429),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
+        result = ingest(request.data, who=who(request), api_key=api_key)
+        code = (
+            status.HTTP_200_OK if result.valid or not result.errors else status.HTTP_400_BAD_REQUEST
+        )
+        data = {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "errors": result.errors,
+        }
+        return Response(data, status=code)
