@@ -81,6 +81,11 @@ class Flow:
     window_days: int | None = None
     variants: Mapping[str, int] = field(default_factory=dict)
 
+    def __hash__(self) -> int:
+        # Signals use the flow as sender, which must be hashable; steps and variants
+        # are a list and a dict, so hash by key (equal flows have equal keys).
+        return hash(self.key)
+
     def step(self, key: str) -> Step:
         for step in self.steps:
             if step.key == key:
