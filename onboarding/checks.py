@@ -10,8 +10,10 @@ from django.core.checks import Error, register
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from onboarding.conf import onboarding_settings
+from onboarding.conf import DEFAULTS, onboarding_settings
+from onboarding.models import EventKind
 from onboarding.registry import registry
+from onboarding.tracking import KIND_PATTERN
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
@@ -124,6 +126,17 @@ def _check_step(flow: Any, step: Any) -> list[Error]:
                 id="onboarding.E008",
             )
         )
+    if step.completed_by and (
+        step.completed_by in EventKind.values or not KIND_PATTERN.match(step.completed_by)
+    ):
+        errors.append(
+            Error(
+                f"{where}: completed_by={step.completed_by!r} is not a custom event kind.",
+                hint="Name a custom kind (lower-case, e.g. 'project_created'); built-in kinds "
+                "such as 'completed' already act on the step they name.",
+                id="onboarding.E012",
+            )
+        )
     if step.estimated_seconds < 0:
         errors.append(
             Error(
@@ -137,16 +150,26 @@ def _check_step(flow: Any, step: Any) -> list[Error]:
 
 @register("onboarding")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    resolver = onboarding_settings.user_settings.get("SUBJECT_RESOLVER")
+    errors: list[Error] = []
+    user_settings = onboarding_settings.user_settings
+    for key in sorted(set(user_settings) - set(DEFAULTS)):
+        errors.append(
+            Error(
+                f"ONBOARDING[{key!r}] is not a setting of django-onboarding.",
+                hint=f"Valid keys: {', '.join(sorted(DEFAULTS))}.",
+                id="onboarding.E011",
+            )
+        )
+    resolver = user_settings.get("SUBJECT_RESOLVER")
     if isinstance(resolver, str):
         try:
             import_string(resolver)
         except ImportError as error:
-            return [
+            errors.append(
                 Error(
                     f"ONBOARDING['SUBJECT_RESOLVER'] cannot be imported: {error}",
                     hint="Give the dotted path of a callable (user) -> model instance.",
                     id="onboarding.E010",
                 )
-            ]
-    return []
+            )
+    return errors
