@@ -21,6 +21,10 @@ POSTGRES_URL = os.environ.get(
 
 if os.environ.get("ONBOARDING_TEST_DATABASE") == "postgres":
     DATABASES = {"default": dj_database_url.parse(POSTGRES_URL)}
+    # One test database per run, so parallel runs on one server do not drop each other's.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("ONBOARDING_TEST_DB_NAME", f"test_onboarding_{os.getpid()}")
+    }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
