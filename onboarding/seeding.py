@@ -19,6 +19,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from onboarding.declarations import Flow, Step
 from onboarding.models import EventKind, Progress
@@ -90,9 +91,11 @@ class _Options:
         for name in (*shares, "tail_share"):
             _check_probability(name, getattr(self, name))
         if self.days <= 0:
-            raise ValueError(f"days must be positive, not {self.days!r}")
+            raise ValueError(_("days must be positive, not %(days)r") % {"days": self.days})
         if self.batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, not {self.batch_size!r}")
+            raise ValueError(
+                _("batch_size must be positive, not %(size)r") % {"size": self.batch_size}
+            )
 
 
 def seed_funnel(
@@ -159,7 +162,9 @@ def seed_funnel(
 
 def _check_probability(name: str, value: float) -> None:
     if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+        raise ValueError(
+            _("%(name)s must be between 0 and 1, not %(value)r") % {"name": name, "value": value}
+        )
 
 
 def _variant_names(flow: Flow) -> list[str]:
@@ -169,26 +174,40 @@ def _variant_names(flow: Flow) -> list[str]:
 def _conversion_by_variant(flow: Flow, conversion: Conversion) -> dict[str, list[float]]:
     """Check ``conversion`` against the flow; name the variant or step that is wrong."""
     names = _variant_names(flow)
-    if isinstance(conversion, Mapping):
-        unknown = sorted(set(conversion) - set(names))
-        missing = [name for name in names if name not in conversion]
-        if unknown:
-            raise ValueError(f"conversion names unknown variants of flow {flow.key!r}: {unknown}")
-        if missing:
-            raise ValueError(f"conversion has no rates for variants of {flow.key!r}: {missing}")
-        by_variant = {name: list(conversion[name]) for name in names}
-    else:
-        by_variant = {name: list(conversion) for name in names}
-    for name, rates in by_variant.items():
-        label = f"conversion[{name!r}]" if name else "conversion"
-        if len(rates) != len(flow.steps):
-            raise ValueError(
-                f"{label} has {len(rates)} rates; flow {flow.key!r} has {len(flow.steps)} "
-                f"steps {flow.step_keys}"
-            )
-        for step, rate in zip(flow.steps, rates, strict=True):
-            _check_probability(f"{label} for step {step.key!r}", rate)
-    return by_variant
+    if not isinstance(conversion, Mapping):
+        rates = _checked_rates(flow, "conversion", conversion)
+        return {name: rates for name in names}
+    unknown = sorted(set(conversion) - set(names))
+    missing = [name for name in names if name not in conversion]
+    if unknown:
+        raise ValueError(
+            _("conversion names unknown variants of flow %(flow)r: %(names)s")
+            % {"flow": flow.key, "names": unknown}
+        )
+    if missing:
+        raise ValueError(
+            _("conversion has no rates for variants of %(flow)r: %(names)s")
+            % {"flow": flow.key, "names": missing}
+        )
+    return {name: _checked_rates(flow, f"conversion[{name!r}]", conversion[name]) for name in names}
+
+
+def _checked_rates(flow: Flow, label: str, rates: Sequence[float]) -> list[float]:
+    rates = list(rates)
+    if len(rates) != len(flow.steps):
+        raise ValueError(
+            _("%(label)s has %(count)d rates; flow %(flow)r has %(steps)d steps %(keys)s")
+            % {
+                "label": label,
+                "count": len(rates),
+                "flow": flow.key,
+                "steps": len(flow.steps),
+                "keys": flow.step_keys,
+            }
+        )
+    for step, rate in zip(flow.steps, rates, strict=True):
+        _check_probability(f"{label} for step {step.key!r}", rate)
+    return rates
 
 
 def _share_by_variant(flow: Flow, share: Share, name: str) -> dict[str, float]:
@@ -196,7 +215,10 @@ def _share_by_variant(flow: Flow, share: Share, name: str) -> dict[str, float]:
     if isinstance(share, Mapping):
         missing = [variant for variant in names if variant not in share]
         if missing:
-            raise ValueError(f"{name} has no value for variants of {flow.key!r}: {missing}")
+            raise ValueError(
+                _("%(name)s has no value for variants of %(flow)r: %(names)s")
+                % {"name": name, "flow": flow.key, "names": missing}
+            )
         values = {variant: float(share[variant]) for variant in names}
     else:
         values = dict.fromkeys(names, float(share))
