@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from onboarding.exceptions import NoDefault, UnknownFlow, UnknownStep
+from onboarding.exceptions import InvalidEvent, NoDefault, UnknownFlow, UnknownStep
 from onboarding.tracking import accept_default, complete, dismiss, skip
 
 ACTIONS = {"complete": complete, "default": accept_default, "skip": skip, "dismiss": dismiss}
@@ -36,4 +42,6 @@ def step_action(request: HttpRequest, flow: str, step: str, action: str) -> Http
         raise Http404(str(error)) from None
     except NoDefault as error:
         messages.error(request, str(error))
+    except InvalidEvent as error:  # e.g. SUBJECT_RESOLVER maps this user to no subject
+        return HttpResponseBadRequest(str(error))
     return HttpResponseRedirect(_next_url(request, fallback="/"))
