@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError
 
-from onboarding.api.errors import PayloadTooLarge, safe_text, to_api_exception
+from onboarding.api.errors import PayloadTooLarge, shown, to_api_exception
 from onboarding.api.models import ApiKey
 from onboarding.api.serializers import EventSerializer
 from onboarding.conf import onboarding_settings
@@ -35,19 +35,17 @@ class BatchResult:
 
 
 def _events(payload: Any) -> list[Any]:
+    # The shape of the whole batch is wrong: {"detail"}, like a JSON parse error.
     if not isinstance(payload, dict):
-        raise ValidationError({"events": [_('Send a JSON object: {"events": [...]}.')]})
+        raise ParseError(_('Send a JSON object: {"events": [...]}.'))
     unknown = [name for name in payload if name != "events"]
     if unknown:
-        raise ValidationError(
-            {
-                safe_text(name, 50): [_("Unknown field; the batch has only 'events'.")]
-                for name in unknown
-            }
+        raise ParseError(
+            _("Unknown field %(field)s: a batch has only 'events'.") % {"field": shown(unknown[0])}
         )
     events = payload.get("events")
     if not isinstance(events, list):
-        raise ValidationError({"events": [_("A list of events is required.")]})
+        raise ParseError(_("'events' must be a list of events."))
     return events
 
 

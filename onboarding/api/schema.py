@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.views import SpectacularAPIView
 
 from onboarding import __version__
@@ -50,6 +51,9 @@ def only_onboarding(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tup
 
 class SchemaView(SpectacularAPIView):
     """The OpenAPI document of the onboarding API, as mounted in this project."""
+
+    # Explicit, so this works whatever the project's DEFAULT_SCHEMA_CLASS is.
+    schema = AutoSchema()
 
     custom_settings = {
         "TITLE": "django-onboarding API",

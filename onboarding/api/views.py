@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,8 +28,13 @@ class DetailSerializer(serializers.Serializer):
 
 
 ERRORS = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Invalid input: {field: [messages]} naming the field, or {detail}.",
+    ),
     401: OpenApiResponse(DetailSerializer, description="Not authenticated."),
     403: OpenApiResponse(DetailSerializer, description="Not allowed (API key, scope, CSRF)."),
+    415: OpenApiResponse(DetailSerializer, description="The body is not JSON."),
     404: OpenApiResponse(DetailSerializer, description="Unknown flow."),
     413: OpenApiResponse(DetailSerializer, description="Body over a limit (named)."),
     429: OpenApiResponse(DetailSerializer, description="Throttled; see Retry-After."),
@@ -39,14 +45,17 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
+@extend_schema(
+    responses={
+        200: api_serializers.FlowProgressSerializer(many=True),
+        **_errors(400, 401, 403, 429),
+    }
+)
 class FlowListView(OnboardingAPIView):
     """The flows that apply to the requesting subject, each with its progress."""
 
     pagination_class = CappedPagination
 
-    @extend_schema(
-        responses={200: api_serializers.FlowProgressSerializer(many=True), **_errors(401, 403, 429)}
-    )
     def get(self, request: Request) -> Response:
         paginator = CappedPagination()
         flows = sorted(registry.all(), key=lambda flow: flow.key)
@@ -57,17 +66,24 @@ class FlowListView(OnboardingAPIView):
         return paginator.get_paginated_response(data)
 
 
+@extend_schema(
+    responses={200: api_serializers.FlowProgressSerializer, **_errors(400, 401, 403, 404, 429)}
+)
 class ProgressView(OnboardingAPIView):
     """The requesting subject's progress through one flow."""
 
-    @extend_schema(
-        responses={200: api_serializers.FlowProgressSerializer, **_errors(401, 403, 404, 429)}
-    )
     def get(self, request: Request, flow: str) -> Response:
         progress = get_progress(who(request), flow)
         return Response(api_serializers.FlowProgressSerializer(progress).data)
 
 
+@extend_schema(
+    request=api_serializers.StepActionSerializer,
+    responses={
+        200: api_serializers.FlowProgressSerializer,
+        **_errors(400, 401, 403, 404, 413, 415, 429),
+    },
+)
 class StepActionView(OnboardingAPIView):
     """Complete, accept the default of, skip or dismiss a step; answers the new progress.
 
@@ -76,14 +92,6 @@ class StepActionView(OnboardingAPIView):
 
     action_name = "complete"
 
-    @extend_schema(
-        request=api_serializers.StepActionSerializer,
-        responses={
-            200: api_serializers.FlowProgressSerializer,
-            400: OpenApiResponse(description="Unknown step, or it has no smart default."),
-            **_errors(401, 403, 404, 413, 429),
-        },
-    )
     def post(self, request: Request, flow: str, step: str) -> Response:
         get_flow(flow).step(step)  # 404 for the flow, 400 naming the step
         body = api_serializers.StepActionSerializer(data=request.data or {})
@@ -95,6 +103,21 @@ class StepActionView(OnboardingAPIView):
         return Response(api_serializers.FlowProgressSerializer(get_progress(actor, flow)).data)
 
 
+@extend_schema(
+    request=api_serializers.EventBatchSerializer,
+    responses={
+        200: api_serializers.BatchResultSerializer,
+        400: OpenApiResponse(
+            PolymorphicProxySerializer(
+                component_name="BatchError",
+                serializers=[api_serializers.BatchResultSerializer, DetailSerializer],
+                resource_type_field_name=None,
+            ),
+            description="No valid event (BatchResult), or the batch is malformed (detail).",
+        ),
+        **_errors(401, 403, 413, 415, 429),
+    },
+)
 class EventBatchView(OnboardingAPIView):
     """Record a batch of events, idempotently by id.
 
@@ -104,14 +127,6 @@ class EventBatchView(OnboardingAPIView):
 
     permission_classes = [CanSendEvents]
 
-    @extend_schema(
-        request=api_serializers.EventBatchSerializer,
-        responses={
-            200: api_serializers.BatchResultSerializer,
-            400: api_serializers.BatchResultSerializer,
-            **_errors(401, 403, 413, 429),
-        },
-    )
     def post(self, request: Request) -> Response:
         api_key = request.auth if isinstance(request.auth, ApiKey) else None
         result = ingest(request.data, who=who(request), api_key=api_key)
