@@ -383,3 +383,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("subject"), ordering="subject_id")
     def subject_display(self, obj: Event) -> str:
         return obj.subject_label or f"{obj.subject_type.model} {obj.subject_id}"
+
+
+# API keys are administered with the API (onboarding/api/admin.py).
+from onboarding.api import admin as _api_admin  # noqa: E402, F401

@@ -19,10 +19,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_key(
-    name: str, *, scopes: Iterable[str] = ("ingest",), created_by: Any = None
-) -> tuple[ApiKey, str]:
-    """Store a new key and return it with its plaintext, which is shown to the caller once."""
+def new_key() -> tuple[str, str]:
+    """A fresh ``(prefix, key)``; the key is ``<prefix>.<secret>``."""
+    prefix = secrets.token_hex(4)
+    return prefix, f"{prefix}.{secrets.token_urlsafe(32)}"
+
+
+def check_scopes(scopes: Iterable[str]) -> set[str]:
     wanted = set(scopes)
     unknown = wanted - set(SCOPES)
     if unknown:
@@ -30,8 +33,15 @@ def create_key(
             _("Unknown API key scope(s): %(scopes)s. Use %(known)s.")
             % {"scopes": ", ".join(sorted(unknown)), "known": ", ".join(SCOPES)}
         )
-    prefix = secrets.token_hex(4)
-    key = f"{prefix}.{secrets.token_urlsafe(32)}"
+    return wanted
+
+
+def create_key(
+    name: str, *, scopes: Iterable[str] = ("ingest",), created_by: Any = None
+) -> tuple[ApiKey, str]:
+    """Store a new key and return it with its plaintext, which is shown to the caller once."""
+    wanted = check_scopes(scopes)
+    prefix, key = new_key()
     api_key = ApiKey.objects.create(
         name=name,
         prefix=prefix,
