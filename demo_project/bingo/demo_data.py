@@ -119,6 +119,7 @@ def _create_bingo_data(rng: random.Random) -> None:
         .values_list("subject_id", "kind", "occurred_at")
     )
     latest_list: dict[int, WordList] = {}
+    lists: list[WordList] = []
     prints: list[CardPrint] = []
     for subject_id, kind, occurred_at in events.iterator():
         owner_id = int(subject_id)
@@ -128,8 +129,7 @@ def _create_bingo_data(rng: random.Random) -> None:
             latest_list[owner_id] = WordList(
                 owner_id=owner_id, name=name, words="\n".join(words), created_at=occurred_at
             )
-            # Saved one by one: the prints that follow need the list's id.
-            latest_list[owner_id].save()
+            lists.append(latest_list[owner_id])
         else:
             prints.append(
                 CardPrint(
@@ -139,6 +139,8 @@ def _create_bingo_data(rng: random.Random) -> None:
                     created_at=occurred_at,
                 )
             )
+    # SQLite and PostgreSQL return the new ids, which the prints then refer to.
+    WordList.objects.bulk_create(lists, batch_size=500)
     CardPrint.objects.bulk_create(prints, batch_size=500)
     CardSettings.objects.bulk_create(
         [
