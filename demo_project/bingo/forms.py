@@ -39,7 +39,7 @@ class PrintForm(forms.Form):
     word_list = forms.ModelChoiceField(queryset=WordList.objects.none(), label=_("Word list"))
     cards = forms.IntegerField(label=_("Number of cards"), min_value=1, max_value=60, initial=30)
 
-    def __init__(self, *args: Any, owner: Any, card_settings: CardSettings, **kwargs: Any):
+    def __init__(self, *args: Any, owner: Any, card_settings: CardSettings, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.card_settings = card_settings
         lists = WordList.objects.filter(owner=owner)
