@@ -134,6 +134,17 @@ def test_flow_list_uses_a_constant_number_of_queries(
         assert client.get(reverse("onboarding:api:flow-list")).status_code == 200
 
 
+def test_progress_uses_a_constant_number_of_queries(user, client_for, django_assert_num_queries):
+    client = client_for(user)
+    complete(user, "wizard", "signup")
+    client.get(progress_url())  # warm the content type cache
+    for step in ("profile", "project"):
+        complete(user, "wizard", step)
+        # session, user, progress with its version, step states.
+        with django_assert_num_queries(4):
+            assert client.get(progress_url()).status_code == 200
+
+
 def test_titles_follow_the_request_language(user, client_for, declare):
     def hello():
         return {"fr": "Bonjour", "de": "Hallo"}.get(get_language(), "Hello")
