@@ -1,0 +1,129 @@
+"""Who is counted: the filtered progress rows of a query, and how they are grouped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import router
+from django.db.models import Max, Min, QuerySet
+
+from onboarding.funnel.plan import FunnelPlan, plan_for
+from onboarding.funnel.query import FunnelQuery
+from onboarding.funnel.sql import vendor
+from onboarding.funnel.timeutil import DAY_US, local_date, local_midnight, to_us, weeks_between
+from onboarding.models import FlowRecord, FlowVersion, Progress
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How rows are split for a breakdown: SQL for the raw group, and its display key."""
+
+    sql: str
+    key: Callable[[object], str]
+    known: tuple[str, ...] = ()
+    order: Callable[[str], object] = str
+
+
+@dataclass
+class Population:
+    """The subjects a query counts, ready to be pivoted."""
+
+    query: FunnelQuery
+    plan: FunnelPlan
+    using: str
+    vendor: str
+    window_us: int
+    record: FlowRecord | None
+    progress: QuerySet[Progress]
+    version_numbers: dict[int, int] = field(default_factory=dict)
+    matches_nothing: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Nobody can be counted: no flow record yet, or a version filter of unknown numbers."""
+        return self.record is None or self.matches_nothing
+
+
+def population(query: FunnelQuery) -> Population:
+    """Resolve the flow record, versions and filters of ``query`` (two small queries)."""
+    using = query.using or router.db_for_read(Progress)
+    record = FlowRecord.objects.using(using).filter(key=query.flow).first()
+    numbers = (
+        dict(FlowVersion.objects.using(using).filter(flow=record).values_list("pk", "number"))
+        if record
+        else {}
+    )
+    progress = (
+        Progress.objects.using(using).filter(flow=record) if record else Progress.objects.none()
+    )
+    if query.entered_from:
+        progress = progress.filter(entered_at__gte=local_midnight(query.entered_from))
+    if query.entered_to:
+        progress = progress.filter(
+            entered_at__lt=local_midnight(query.entered_to + timedelta(days=1))
+        )
+    if query.variants:
+        progress = progress.filter(variant__in=query.variants)
+    version_ids = [pk for pk, number in numbers.items() if number in set(query.versions)]
+    if query.versions:
+        progress = progress.filter(version_id__in=version_ids)
+    return Population(
+        query=query,
+        plan=plan_for(query.declaration),
+        using=using,
+        vendor=vendor(using),
+        window_us=query.effective_window_days * DAY_US,
+        record=record,
+        progress=progress,
+        version_numbers=numbers,
+        matches_nothing=bool(query.versions) and not version_ids,
+    )
+
+
+def grouping(pop: Population) -> Grouping | None:
+    """The breakdown of ``pop``'s query, or ``None`` without one."""
+    query = pop.query
+    if query.breakdown == "variant":
+        known = query.variants or tuple(query.declaration.variants)
+        return Grouping(sql="variant", key=str, known=tuple(known))
+    if query.breakdown == "version":
+        numbers = pop.version_numbers
+        return Grouping(
+            sql="version_id",
+            key=lambda raw: str(numbers[int(raw)]),
+            known=tuple(str(number) for number in query.versions),
+            order=int,
+        )
+    if query.breakdown == "entry_week":
+        return _weeks(pop)
+    return None
+
+
+def _weeks(pop: Population) -> Grouping:
+    """Entry weeks (Monday to Sunday, local time) as a CASE over the entry time ``e``.
+
+    Boundaries are computed here, in Python, so that time zones with daylight saving
+    time split weeks at local midnight on both backends.
+    """
+    query = pop.query
+    first, last = query.entered_from, query.entered_to
+    if first is None or last is None:
+        bounds = pop.progress.aggregate(first=Min("entered_at"), last=Max("entered_at"))
+        if bounds["first"] is None:
+            first = last = None
+        else:
+            first = first or local_date(bounds["first"])
+            last = last or local_date(bounds["last"])
+    weeks = weeks_between(first, last) if first and last and first <= last else []
+    if not weeks:
+        return Grouping(sql="0", key=str)
+    starts = [to_us(local_midnight(monday + timedelta(days=7))) for monday in weeks[:-1]]
+    branches = " ".join(f"WHEN e < {start} THEN {index}" for index, start in enumerate(starts))
+    sql = f"CASE {branches} ELSE {len(weeks) - 1} END" if branches else "0"
+    return Grouping(
+        sql=sql,
+        key=lambda raw: weeks[int(raw)].isoformat(),
+        known=tuple(monday.isoformat() for monday in weeks),
+    )
