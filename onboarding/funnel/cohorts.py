@@ -1,0 +1,92 @@
+"""The cohort table: conversion to each step by week of entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from onboarding.funnel.query import FunnelQuery
+from onboarding.funnel.result import rate
+from onboarding.funnel.timeutil import local_midnight
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    """Subjects who entered in the week starting ``week`` (a Monday, local time).
+
+    ``final`` is true once every entrant's conversion window has closed: the row
+    will not change any more.
+    """
+
+    week: date
+    entered: int
+    reached: tuple[int, ...]
+    finished: int
+    final: bool
+
+    @property
+    def conversion(self) -> tuple[float | None, ...]:
+        """Conversion from entry to each step."""
+        return tuple(rate(count, self.entered) for count in self.reached)
+
+    @property
+    def finish_rate(self) -> float | None:
+        return rate(self.finished, self.entered)
+
+
+@dataclass(frozen=True)
+class CohortTable:
+    flow: str
+    window_days: int
+    steps: tuple[str, ...]
+    titles: tuple[str, ...]
+    rows: list[CohortRow]
+    computed_at: datetime
+
+
+def cohort_table(
+    flow: str,
+    *,
+    entered_from: date | None = None,
+    entered_to: date | None = None,
+    window_days: int | None = None,
+    variants: tuple[str, ...] = (),
+    versions: tuple[int, ...] = (),
+    using: str | None = None,
+) -> CohortTable:
+    """Conversion to each step by entry week, under the rules of :class:`FunnelQuery`.
+
+    Every week of the range is listed, weeks nobody entered included.
+    """
+    result = FunnelQuery(
+        flow=flow,
+        entered_from=entered_from,
+        entered_to=entered_to,
+        window_days=window_days,
+        variants=variants,
+        versions=versions,
+        breakdown="entry_week",
+        using=using,
+    ).run()
+    window = timedelta(days=result.window_days)
+    rows = []
+    for key, group in result.groups.items():
+        week = date.fromisoformat(key)
+        last_entry = local_midnight(week + timedelta(days=7))
+        rows.append(
+            CohortRow(
+                week=week,
+                entered=group.entered,
+                reached=tuple(step.reached for step in group.steps),
+                finished=group.finished,
+                final=last_entry + window <= result.computed_at,
+            )
+        )
+    return CohortTable(
+        flow=flow,
+        window_days=result.window_days,
+        steps=tuple(step.key for step in result.steps),
+        titles=tuple(step.title for step in result.steps),
+        rows=rows,
+        computed_at=result.computed_at,
+    )

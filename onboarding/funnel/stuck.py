@@ -1,0 +1,169 @@
+"""Stuck subjects: who reached the step before a step but not the step itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from django.db import connections
+from django.utils import timezone
+
+from onboarding.funnel.population import population
+from onboarding.funnel.query import FunnelQuery
+from onboarding.funnel.sql import FunnelSQL, pivot_queryset
+from onboarding.funnel.timeutil import from_us, to_us
+
+Where = Literal["inside", "past"]
+FIELDS = ("subject_type_id", "subject_id", "subject_label", "variant", "version_id", "entered_at")
+
+
+@dataclass(frozen=True)
+class StuckSubject:
+    """A subject waiting for a step since ``waiting_since`` (its previous step, or entry).
+
+    ``inside_window`` is true while the step could still count (``now - entry`` is
+    within the conversion window): people to nudge rather than to win back.
+    """
+
+    subject_type_id: int
+    subject_id: str
+    label: str
+    variant: str
+    version: int | None
+    entered_at: datetime
+    waiting_since: datetime
+    waited: timedelta
+    inside_window: bool
+
+
+@dataclass(frozen=True)
+class StuckPage:
+    """One page of stuck subjects, longest waiting first, with the totals of both kinds."""
+
+    flow: str
+    step: str
+    previous: str | None
+    now: datetime
+    window_days: int
+    inside: int
+    past: int
+    page: int
+    page_size: int | None
+    subjects: list[StuckSubject]
+    where: Where | None = None
+
+    @property
+    def total(self) -> int:
+        """How many match ``where`` (all stuck subjects without it)."""
+        return {"inside": self.inside, "past": self.past}.get(
+            self.where or "", self.inside + self.past
+        )
+
+    @property
+    def pages(self) -> int:
+        if not self.page_size:
+            return 1
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def stuck_subjects(
+    flow: str,
+    step: str,
+    *,
+    entered_from: date | None = None,
+    entered_to: date | None = None,
+    window_days: int | None = None,
+    variants: tuple[str, ...] = (),
+    versions: tuple[int, ...] = (),
+    where: Where | None = None,
+    now: datetime | None = None,
+    page: int = 1,
+    page_size: int | None = 50,
+    using: str | None = None,
+) -> StuckPage:
+    """Subjects of ``flow`` who reached the step before ``step`` but not ``step``.
+
+    The same population and rules as :class:`FunnelQuery` (so ``inside + past`` equals
+    the step's drop-off). ``where`` keeps only those still inside the window or past
+    it; ``page_size=None`` returns every subject (for CSV export).
+    """
+    query = FunnelQuery(
+        flow=flow,
+        entered_from=entered_from,
+        entered_to=entered_to,
+        window_days=window_days,
+        variants=variants,
+        versions=versions,
+        using=using,
+    )
+    if where not in (None, "inside", "past"):
+        raise ValueError(f"where must be 'inside', 'past' or None, not {where!r}.")
+    if page < 1 or (page_size is not None and page_size < 1):
+        raise ValueError(f"page ({page}) and page_size ({page_size}) must be at least 1.")
+    pop = population(query)
+    target = pop.plan.step(step)  # UnknownStep names the key
+    now = now or timezone.now()
+    anchor = None if target.anchor is None else pop.plan.steps[target.anchor].key
+    empty = StuckPage(
+        flow=flow,
+        step=step,
+        previous=anchor,
+        now=now,
+        window_days=query.effective_window_days,
+        inside=0,
+        past=0,
+        page=page,
+        page_size=page_size,
+        subjects=[],
+        where=where,
+    )
+    if pop.empty:
+        return empty
+
+    sql = FunnelSQL(pop.plan, pop.vendor)
+    pivot_sql, params = (
+        pivot_queryset(pop.plan, pop.progress, FIELDS).query.get_compiler(using=pop.using).as_sql()
+    )
+    base = sql.base(pivot_sql, list(FIELDS[:-1]), "0", pop.window_us)
+    inside = f"{to_us(now)} - e <= {pop.window_us}"
+    stuck = (
+        f"FROM ({base}) AS base WHERE {sql.flag(sql.anchor_reached(target.index))} = 1 "
+        f"AND {sql.flag(sql.reached(target.index))} = 0"
+    )
+    counts_sql = f"SELECT COUNT(*), SUM({sql.flag(inside)}) {stuck}"
+    filtered = stuck + {"inside": f" AND {inside}", "past": f" AND NOT ({inside})"}.get(
+        where or "", ""
+    )
+    limit = "" if page_size is None else f" LIMIT {int(page_size)} OFFSET {(page - 1) * page_size}"
+    list_sql = (
+        f"SELECT subject_type_id, subject_id, subject_label, variant, version_id, e, "
+        f"{sql.since(target.index)} AS since {filtered} "
+        f"ORDER BY since, subject_type_id, subject_id{limit}"
+    )
+    with connections[pop.using].cursor() as cursor:
+        cursor.execute(counts_sql, list(params))
+        total, inside_count = cursor.fetchone()
+        cursor.execute(list_sql, list(params))
+        rows = cursor.fetchall()
+    now_us = to_us(now)
+    subjects = [
+        StuckSubject(
+            subject_type_id=int(type_id),
+            subject_id=str(subject_id),
+            label=label,
+            variant=variant,
+            version=pop.version_numbers.get(version_id),
+            entered_at=from_us(int(entered)),
+            waiting_since=from_us(int(since)),
+            waited=timedelta(microseconds=now_us - int(since)),
+            inside_window=now_us - int(entered) <= pop.window_us,
+        )
+        for type_id, subject_id, label, variant, version_id, entered, since in rows
+    ]
+    inside_count = int(inside_count or 0)
+    return replace(empty, inside=inside_count, past=int(total) - inside_count, subjects=subjects)
