@@ -46,10 +46,38 @@ DEFAULTS: dict[str, Any] = {
     "API_CORS_ORIGINS": [],
     # Lifetime in seconds of signed embed tokens (``onboarding.api.embed``).
     "EMBED_TOKEN_MAX_AGE": 15 * 60,
+    # Nudges (``onboarding.nudges``). Share of due subjects per rule kept as a control
+    # group that gets no e-mail (a rule's own ``holdout`` wins).
+    "NUDGE_HOLDOUT": 0.10,
+    # Progress rows read per batch by the evaluator: memory stays flat at any size.
+    "NUDGE_BATCH_SIZE": 500,
+    # Sender address; ``None``: Django's DEFAULT_FROM_EMAIL.
+    "NUDGE_FROM_EMAIL": None,
+    # Scheme and host put before the unsubscribe path in e-mails, e.g. "https://app.example.com".
+    "NUDGE_BASE_URL": "",
+    # Dotted path to ``(subject) -> list[str]`` of addresses; ``None``: a user subject's e-mail.
+    "NUDGE_RECIPIENTS": None,
+    # Dotted path to ``(subject) -> bool``: True never nudges the subject (besides the
+    # opt-outs recorded by the unsubscribe link).
+    "NUDGE_OPTED_OUT": None,
+    # Dotted path to ``(subject) -> str | None``: the language of its e-mails; ``None``:
+    # LANGUAGE_CODE.
+    "NUDGE_LANGUAGE": None,
+    # A pause in activity longer than this ends a session (first-session red flag).
+    "NUDGE_SESSION_GAP_MINUTES": 30,
+    # Record logins (``user_logged_in``) for the login-count red flag.
+    "NUDGE_RECORD_LOGINS": True,
+    # A failed send is retried this many times by Celery, waiting
+    # min(BACKOFF * 2**attempt, BACKOFF_MAX) seconds in between.
+    "NUDGE_SEND_MAX_RETRIES": 5,
+    "NUDGE_RETRY_BACKOFF_SECONDS": 60,
+    "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 3600,
+    # Lift counts a nudge's step as converted when it is completed within this many days.
+    "NUDGE_LIFT_WINDOW_DAYS": 7,
 }
 
 # Settings holding dotted paths that are imported on access.
-IMPORT_STRINGS = {"SUBJECT_RESOLVER"}
+IMPORT_STRINGS = {"SUBJECT_RESOLVER", "NUDGE_RECIPIENTS", "NUDGE_OPTED_OUT", "NUDGE_LANGUAGE"}
 
 
 class OnboardingSettings:

@@ -258,3 +258,11 @@ class Checkpoint(models.Model):
 
 # The API key model lives with the API; imported here so Django registers it.
 from onboarding.api.models import ApiKey  # noqa: E402, F401
+
+# Nudge rules, deliveries, opt-outs and logins live with the nudges; imported here too.
+from onboarding.nudges.models import (  # noqa: E402, F401
+    Login,
+    NudgeDelivery,
+    NudgeOptOut,
+    NudgeRule,
+)

@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from onboarding import views
+from onboarding.nudges import views as nudge_views
 
 app_name = "onboarding"
 
@@ -11,4 +12,5 @@ urlpatterns = [
         name="step-action",
     ),
     path("api/", include("onboarding.api.urls")),
+    path("unsubscribe/<str:token>/", nudge_views.unsubscribe, name="nudge-unsubscribe"),
 ]

@@ -1,0 +1,146 @@
+"""Admin for nudges: rules with their sent and held-out counts and lift; deliveries.
+
+Rules and deliveries are written by code (``register_rule``, the evaluator); staff
+read them here. Opt-outs may be added or removed by staff.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from onboarding.nudges.models import NudgeDelivery, NudgeOptOut, NudgeRule
+from onboarding.nudges.stats import Lift, rule_lift
+
+
+class _ReadOnly:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+@admin.register(NudgeRule)
+class NudgeRuleAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "key",
+        "flow",
+        "kind",
+        "step_key",
+        "holdout_display",
+        "sent_count",
+        "sent_rate",
+        "held_out_count",
+        "held_out_rate",
+        "lift",
+        "p_value",
+        "declared",
+    )
+    list_filter = ("flow", "kind", "declared")
+    list_select_related = ("flow",)
+    search_fields = ("key",)
+    fields = (
+        "key",
+        "flow",
+        "kind",
+        "step_key",
+        "params",
+        "template",
+        "holdout",
+        "description",
+        "declared",
+        "synced_at",
+        "sent_count",
+        "sent_rate",
+        "held_out_count",
+        "held_out_rate",
+        "lift",
+        "p_value",
+    )
+    readonly_fields = fields
+
+    def _lift(self, obj: NudgeRule) -> Lift:
+        # One aggregate query per rule, cached on the row for the columns of one line.
+        if not hasattr(obj, "_lift"):
+            obj._lift = rule_lift(obj.pk)
+        return obj._lift
+
+    @admin.display(description=_("holdout"))
+    def holdout_display(self, obj: NudgeRule) -> str:
+        return _percent(obj.holdout)
+
+    @admin.display(description=_("sent"))
+    def sent_count(self, obj: NudgeRule) -> int:
+        return self._lift(obj).sent
+
+    @admin.display(description=_("converted (sent)"))
+    def sent_rate(self, obj: NudgeRule) -> str:
+        return _percent(self._lift(obj).sent_rate)
+
+    @admin.display(description=_("held out"))
+    def held_out_count(self, obj: NudgeRule) -> int:
+        return self._lift(obj).held_out
+
+    @admin.display(description=_("converted (held out)"))
+    def held_out_rate(self, obj: NudgeRule) -> str:
+        return _percent(self._lift(obj).held_out_rate)
+
+    @admin.display(description=_("lift"))
+    def lift(self, obj: NudgeRule) -> str:
+        difference = self._lift(obj).difference
+        return "-" if difference is None else f"{100 * difference:+.1f} pp"
+
+    @admin.display(description=_("p-value"))
+    def p_value(self, obj: NudgeRule) -> str:
+        value = self._lift(obj).p_value
+        return "-" if value is None else f"{value:.3g}"
+
+
+@admin.register(NudgeDelivery)
+class NudgeDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "rule",
+        "subject_label",
+        "step_key",
+        "status",
+        "attempts",
+        "sent_at",
+    )
+    list_filter = ("status", "rule")
+    list_select_related = ("rule",)
+    search_fields = ("subject_label", "subject_id__exact")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        "rule",
+        "subject_type",
+        "subject_id",
+        "subject_label",
+        "step_key",
+        "status",
+        "recipients",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(NudgeOptOut)
+class NudgeOptOutAdmin(admin.ModelAdmin):
+    list_display = ("subject_type", "subject_id", "source", "created_at")
+    list_filter = ("source", "subject_type")
+    search_fields = ("subject_id__exact",)

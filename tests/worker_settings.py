@@ -1,0 +1,10 @@
+"""Settings of the Celery worker process started by ``tests/test_celery_worker.py``."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+# Sent mail is written to files the test reads; the first sends fail on purpose.
+EMAIL_BACKEND = "tests.flaky_mail.FlakyFileBackend"
+FLAKY_MAIL_DIR = os.environ.get("ONBOARDING_TEST_MAIL_DIR", "/tmp/onboarding-test-mail")
+ONBOARDING = {"NUDGE_RETRY_BACKOFF_SECONDS": 1, "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 2}
