@@ -21,7 +21,7 @@ app.conf.update(
     # Eager retries (``self.retry``) run inline only when errors do not propagate: with
     # propagation on, Celery raises ``Retry`` to the caller instead of retrying.
     task_eager_propagates=False,
-    imports=["onboarding.nudges.tasks"],
+    imports=["onboarding.nudges.tasks", "tests.worker_rules"],
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
