@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test test-sqlite test-postgres lint migrations-check clean
+.PHONY: matrix docs typecheck wheel-test
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,28 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/django-admin makemigrations --check --dry-run --pythonpath . --pythonpath demo_project
+
+# Extras for the targets below, installed on first use (and again when setup.cfg changes).
+$(VENV)/.installed-%: $(VENV)/.installed setup.cfg
+	$(PY) -m pip install -q -e ".[dev,$*]"
+	touch $@
+
+## Every supported Python x Django pair (SQLite pass); NOX_ARGS="-t edges" runs the
+## oldest and the newest only. The noxfile finds pyenv's Pythons by itself.
+matrix: $(VENV)/.installed
+	$(VENV)/bin/nox $(NOX_ARGS)
+
+## mypy with django-stubs and djangorestframework-stubs (strict on the core modules).
+typecheck: $(VENV)/.installed-typecheck
+	$(VENV)/bin/mypy
+
+## The docs into site/; any warning (a broken link, a page outside the nav) fails.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+## Build the sdist and wheel, install the wheel into a fresh venv and run a new project.
+wheel-test: $(VENV)/.installed
+	$(PY) -m pytest tests/test_packaging.py
 
 clean:
 	rm -rf $(VENV) demo_project/db.sqlite3 build dist *.egg-info
