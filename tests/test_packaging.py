@@ -20,8 +20,6 @@ from pathlib import Path
 import django
 import pytest
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "onboarding"
 TIMEOUT = 600  # seconds per subprocess; a hung pip should fail the test, not the run
@@ -66,6 +64,20 @@ def _package_files_to_ship() -> set[str]:
     }
 
 
+def test_static_files_and_templates_live_inside_the_package():
+    """Only ``onboarding/static/`` and ``onboarding/templates/`` reach the wheel and
+    Django's app-directories finders; top-level copies would work here and nowhere else."""
+    outside = [
+        path.relative_to(ROOT).as_posix()
+        for folder in ("static", "templates", "locale")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file()
+    ]
+
+    assert outside == [], f"move these under onboarding/ so that they ship: {outside}"
+
+
+@pytest.mark.slow
 def test_wheel_carries_templates_static_locales_migrations_and_py_typed(dist):
     names = set(zipfile.ZipFile(dist["wheel"]).namelist())
 
@@ -84,6 +96,7 @@ def test_wheel_carries_templates_static_locales_migrations_and_py_typed(dist):
     assert {top for top in top_level if not top.endswith(".dist-info")} == {"onboarding"}
 
 
+@pytest.mark.slow
 def test_wheel_metadata_names_license_python_and_django(dist):
     with zipfile.ZipFile(dist["wheel"]) as wheel:
         (metadata_name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
@@ -95,6 +108,7 @@ def test_wheel_metadata_names_license_python_and_django(dist):
     assert "Classifier: Typing :: Typed" in metadata
 
 
+@pytest.mark.slow
 def test_sdist_carries_tests_docs_and_changelog(dist):
     with tarfile.open(dist["sdist"]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
@@ -193,6 +207,7 @@ def _host_env(venv: Path) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_wheel_in_a_fresh_venv_runs_a_new_host_project(dist, tmp_path):
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
