@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test test-sqlite test-postgres lint migrations-check clean
-.PHONY: matrix docs typecheck wheel-test
+.PHONY: matrix docs typecheck wheel-test static widget-size
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,16 +23,30 @@ demo: $(VENV)/.installed
 ## not reachable, a failure when CI=true or ONBOARDING_REQUIRE_SERVICES=1).
 test: test-sqlite test-postgres
 
-test-sqlite: $(VENV)/.installed
+test-sqlite: $(VENV)/.installed node_modules/.package-lock.json
 	$(PY) -m pytest -m "not postgres"
 
-test-postgres: $(VENV)/.installed
+test-postgres: $(VENV)/.installed node_modules/.package-lock.json
 	@if $(PY) -m tests.services postgres "$(POSTGRES_URL)"; then \
 		ONBOARDING_TEST_DATABASE=postgres ONBOARDING_TEST_POSTGRES_URL="$(POSTGRES_URL)" \
 			$(PY) -m pytest; \
 	else \
 		code=$$?; [ $$code -eq 3 ] && exit 0 || exit $$code; \
 	fi
+
+# axe-core for the widget's accessibility scan (tests/browser), from package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+## Copy the widget's source (static/onboarding/) into the package, which ships it;
+## tests/browser/test_widget_tag.py fails when the two differ.
+static:
+	mkdir -p onboarding/static/onboarding
+	cp static/onboarding/widget.js static/onboarding/widget.css onboarding/static/onboarding/
+
+## Gzipped size of the widget's JS and CSS (budget: 6 KB).
+widget-size: $(VENV)/.installed
+	$(PY) bench/widget_size.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
