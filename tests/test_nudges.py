@@ -274,3 +274,29 @@ def test_bounded_batches_read_a_constant_number_of_queries_per_batch(
 
     [report] = evaluate(now=NOW, batch_size=6, enqueue=lambda pk: None)
     assert (report.batches, report.scanned, report.claimed) == (4, 21, 0)
+
+
+def test_a_row_claimed_by_a_concurrent_evaluation_is_not_queued_again(profile_rule, monkeypatch):
+    from onboarding.models import Progress
+    from onboarding.nudges import evaluate as evaluate_module
+    from onboarding.nudges.mirror import sync_rule
+
+    first, second = stalled(30), stalled(30)
+    progress = Progress.objects.get(subject_id=str(first.pk))
+    # Another evaluator inserted this row after our check for existing rows.
+    NudgeDelivery.objects.create(
+        rule=sync_rule(profile_rule),
+        progress=progress,
+        subject_type_id=progress.subject_type_id,
+        subject_id=progress.subject_id,
+        step_key="profile",
+        status=DeliveryStatus.SENT,
+    )
+    monkeypatch.setattr(evaluate_module, "_already", lambda rule_row, batch: set())
+    queued = []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [report] = evaluate(now=NOW, enqueue=queued.append)
+
+    assert (report.due, report.claimed, report.queued) == (2, 1, 1)
+    assert queued == [NudgeDelivery.objects.get(subject_id=str(second.pk)).pk]
