@@ -4,10 +4,18 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _sync_after_migrate(sender: AppConfig, *, using: str = "default", **kwargs: object) -> None:
+    from django.db import router
+
     from onboarding.conf import onboarding_settings
+    from onboarding.models import FlowRecord
     from onboarding.sync import sync_flows
 
-    if onboarding_settings.SYNC_ON_MIGRATE and kwargs.get("plan") is not None:
+    # Sync once, on the database the mirror is written to, and only after a real migrate.
+    if (
+        onboarding_settings.SYNC_ON_MIGRATE
+        and kwargs.get("plan") is not None
+        and router.db_for_write(FlowRecord) == using
+    ):
         sync_flows()
 
 

@@ -77,17 +77,32 @@ def _normalize_time(value: datetime | None, received_at: datetime) -> datetime:
     return value
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _normalize_properties(value: Mapping[str, Any] | None) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidEvent("properties", _("must be a JSON object"))
     try:
-        size = len(json.dumps(value, separators=(",", ":")).encode())
+        # NaN/Infinity, NUL characters and lone surrogates are not valid JSON for
+        # every database (PostgreSQL's jsonb refuses them): refuse them here.
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        size = len(text.encode())
     except (TypeError, ValueError) as error:
         raise InvalidEvent(
             "properties", _("must be JSON-serializable (%(error)s)") % {"error": error}
         ) from None
+    if _has_nul(value):
+        raise InvalidEvent("properties", _("must not contain NUL characters"))
     limit = onboarding_settings.MAX_PROPERTIES_BYTES
     if size > limit:
         raise InvalidEvent(
@@ -381,14 +396,32 @@ def complete(who: Any, flow: str, step: str, **options: Any) -> TrackResult:
     return track(who, flow, step, kind=Outcome.COMPLETED, **options)
 
 
+def _step_done(subject: models.Model, flow: str, step: str) -> bool:
+    subject_ref = ref(subject)
+    return StepState.objects.filter(
+        progress__flow__key=flow,
+        progress__subject_type_id=subject_ref.type_id,
+        progress__subject_id=subject_ref.id,
+        step_key=step,
+        completed_at__isnull=False,
+    ).exists()
+
+
 def accept_default(who: Any, flow: str, step: str, **options: Any) -> TrackResult:
     """Apply the step's smart default, then record the ``defaulted`` outcome, atomically."""
     declaration = get_flow(flow).step(step)
     if declaration.default is None:
         raise NoDefault(flow, step)
     subject, actor = resolve(who)
+    event_id = options.get("event_id")
     with transaction.atomic():
-        declaration.default(subject, actor)
+        # A retried request (same event id) records a duplicate without applying the
+        # default a second time (e.g. a second sample project).
+        retried = event_id is not None and Event.objects.filter(pk=_normalize_id(event_id)).exists()
+        # A step already done keeps what the user made: a double-submitted form must
+        # not apply the default over it.
+        if not retried and not _step_done(subject, flow, step):
+            declaration.default(subject, actor)
         return track(who, flow, step, kind=Outcome.DEFAULTED, **options)
 
 

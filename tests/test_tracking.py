@@ -402,6 +402,24 @@ class TestValidation:
 
         assert raised.value.field == "properties"
 
+    @pytest.mark.parametrize(
+        ("properties", "message"),
+        [
+            ({"ratio": float("nan")}, "JSON-serializable"),
+            ({"ratio": float("inf")}, "JSON-serializable"),
+            ({"name": "a\x00b"}, "NUL"),
+            ({"a\x00": 1}, "NUL"),
+            ({"list": ["ok", {"deep": "\x00"}]}, "NUL"),
+            ({"text": "\ud800"}, "JSON-serializable"),
+        ],
+    )
+    def test_properties_no_database_can_store_are_refused(self, user, properties, message):
+        with pytest.raises(InvalidEvent, match=message) as raised:
+            track(user, "wizard", "signup", properties=properties)
+
+        assert raised.value.field == "properties"
+        assert Event.objects.count() == 0
+
     @pytest.mark.parametrize("event_id", ["not-a-uuid", "1234", 42])
     def test_event_id_must_be_a_uuid(self, user, event_id):
         with pytest.raises(InvalidEvent, match="is not a UUID") as raised:
@@ -534,6 +552,21 @@ class TestAcceptDefault:
 
         assert Project.objects.count() == 0
         assert Event.objects.count() == 0
+
+    def test_a_second_submit_keeps_what_the_first_made(self, user):
+        accept_default(user, "wizard", "project", occurred_at=at(0))
+        second = accept_default(user, "wizard", "project", occurred_at=at(5))
+
+        assert second.accepted == 1
+        assert Project.objects.count() == 1
+        assert state(user, "project").completed_at == at(0)
+
+    def test_a_step_done_by_hand_is_not_overwritten_by_the_default(self, user):
+        track(user, "wizard", "project", occurred_at=at(0))
+        accept_default(user, "wizard", "project", occurred_at=at(5))
+
+        assert Project.objects.count() == 0
+        assert state(user, "project").outcome == "completed"
 
     def test_a_step_without_default(self, user):
         with pytest.raises(NoDefault, match=r"'signup'.*'wizard'") as raised:
