@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from io import StringIO
 
 import pytest
@@ -18,7 +18,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
+NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
 # wizard: signup, profile, project (has a default), invite (optional), publish.
 RATES = [1.0, 0.9, 0.8, 0.5, 0.7]
 COMPLETING = ["completed", "defaulted", "project_created"]
