@@ -276,7 +276,9 @@ def test_bounded_batches_read_a_constant_number_of_queries_per_batch(
     assert (report.batches, report.scanned, report.claimed) == (4, 21, 0)
 
 
-def test_a_row_claimed_by_a_concurrent_evaluation_is_not_queued_again(profile_rule, monkeypatch):
+def test_a_row_claimed_by_a_concurrent_evaluation_is_not_queued_again(
+    profile_rule, monkeypatch, django_capture_on_commit_callbacks
+):
     from onboarding.models import Progress
     from onboarding.nudges import evaluate as evaluate_module
     from onboarding.nudges.mirror import sync_rule
