@@ -66,3 +66,10 @@ STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # drf-spectacular's documented setting; the `spectacular` command (schema test) needs it.
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+
+# Celery, for any app configured from these settings (the demo's too, once imported):
+# eager in the pytest process; a worker started by a test sets ONBOARDING_TEST_BROKER_URL.
+# Errors do not propagate in eager mode so that ``self.retry`` retries inline.
+CELERY_BROKER_URL = os.environ.get("ONBOARDING_TEST_BROKER_URL") or "memory://"
+CELERY_TASK_ALWAYS_EAGER = "ONBOARDING_TEST_BROKER_URL" not in os.environ
+CELERY_TASK_EAGER_PROPAGATES = False
