@@ -256,6 +256,29 @@ class Checkpoint(models.Model):
         return self.name
 
 
+class ErasedSubject(models.Model):
+    """A subject whose data was erased (GDPR), known only by its pseudonym, so that its
+    later events are refused (see ``onboarding.erase``)."""
+
+    subject_type = models.ForeignKey(
+        ContentType, verbose_name=_("subject type"), on_delete=models.PROTECT, related_name="+"
+    )
+    pseudonym = models.CharField(_("pseudonym"), max_length=64)
+    erased_at = models.DateTimeField(_("erased at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("erased subject")
+        verbose_name_plural = _("erased subjects")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_type", "pseudonym"], name="onboarding_erased_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type_id}:{self.pseudonym}"
+
+
 # The API key model lives with the API; imported here so Django registers it.
 from onboarding.api.models import ApiKey  # noqa: E402, F401
 
