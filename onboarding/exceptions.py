@@ -42,3 +42,14 @@ class NoDefault(OnboardingError):
             _("Step %(step)r of flow %(flow)r has no smart default.")
             % {"step": step_key, "flow": flow_key}
         )
+
+
+class SubjectErased(InvalidEvent):
+    """The subject's data was erased (GDPR): its events are refused from then on."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            "subject",
+            _("The onboarding data of %(subject)s was erased; its events are refused.")
+            % {"subject": label},
+        )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from onboarding import signals
 from onboarding.conf import onboarding_settings
 from onboarding.declarations import Flow
+from onboarding.erase import refuse_erased
 from onboarding.exceptions import InvalidEvent, NoDefault
 from onboarding.models import Event, EventKind, FlowRecord, Outcome, Progress, StepState
 from onboarding.progress_state import StepChange, apply_event
@@ -242,6 +244,8 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
 
     with transaction.atomic():
         progress_rows = _lock_progress(prepared)
+        # Under the progress locks an erasure waits on: see onboarding.erase.
+        refuse_erased(_named(prepared))
         # Checked under the progress locks: a concurrent batch re-sending the same ids
         # for the same subjects waits for us, then sees our rows.
         known = set()
@@ -275,6 +279,15 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
         duplicates=duplicates,
         event_ids=[item.event.id for item in fresh],
     )
+
+
+def _named(prepared: list[_Prepared]) -> set[tuple[int, str]]:
+    """Every subject and acting user a batch names, as ``(content type id, id)``."""
+    named = {(item.subject_ref.type_id, item.subject_ref.id) for item in prepared}
+    for item in prepared:
+        if isinstance(item.actor, models.Model) and item.actor.pk is not None:
+            named.add((ContentType.objects.get_for_model(item.actor).pk, str(item.actor.pk)))
+    return named
 
 
 def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Progress]) -> None:

@@ -6,13 +6,12 @@ import json
 import math
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from onboarding.api.errors import safe_text, shown
+from onboarding.api.subjects import find_subject, subject_type
 from onboarding.conf import onboarding_settings
 from onboarding.registry import registry
 from onboarding.tracking import KIND_PATTERN, STEP_KINDS
@@ -94,30 +93,26 @@ class SubjectSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=64)
 
     def validate(self, attrs: dict[str, Any]) -> Any:
-        app_label, dot, model = attrs["type"].partition(".")
-        try:
-            content_type = ContentType.objects.get_by_natural_key(app_label, model.lower())
-        except ContentType.DoesNotExist:
-            content_type = None
-        model_class = content_type.model_class() if content_type and dot else None
-        if model_class is None:
+        content_type = subject_type(attrs["type"])
+        if content_type is None:
             raise serializers.ValidationError(
                 {"type": [_("Unknown subject type %(type)s.") % {"type": shown(attrs["type"])}]}
             )
-        try:
-            subject = model_class._default_manager.filter(pk=attrs["id"]).first()
-        except (ValueError, TypeError, OverflowError, DjangoValidationError):
-            subject = None
-        if subject is None:
+        # A batch often names the same subjects again: looked up once per batch.
+        cache = self.context.setdefault("subjects", {})
+        key = (content_type.pk, attrs["id"])
+        if key not in cache:
+            cache[key] = find_subject(content_type, attrs["id"])
+        if cache[key] is None:
             raise serializers.ValidationError(
                 {
                     "id": [
                         _("No %(type)s with id %(id)s.")
-                        % {"type": attrs["type"], "id": shown(attrs["id"])}
+                        % {"type": shown(attrs["type"]), "id": shown(attrs["id"])}
                     ]
                 }
             )
-        return subject
+        return cache[key]
 
 
 class EventSerializer(StrictSerializer):
