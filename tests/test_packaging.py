@@ -46,10 +46,12 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str
 def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sdist and the wheel built from it, as a release would make them."""
     out = tmp_path_factory.mktemp("dist")
+    # The tree as it was built, so files added to a working copy meanwhile do not count.
+    (out / "tree.txt").write_text("\n".join(sorted(_package_files_to_ship())))
     _run(sys.executable, "-m", "build", "--outdir", out, ROOT, cwd=out)
     (sdist,) = out.glob("django_onboarding-*.tar.gz")
     (wheel,) = out.glob("django_onboarding-*-py3-none-any.whl")
-    return {"sdist": sdist, "wheel": wheel}
+    return {"sdist": sdist, "wheel": wheel, "tree": out / "tree.txt"}
 
 
 def _package_files_to_ship() -> set[str]:
@@ -89,7 +91,7 @@ def test_wheel_carries_templates_static_locales_migrations_and_py_typed(dist):
     ):
         assert required in names
     # Whatever is added under templates/, static/onboarding/ or locale/ later ships too.
-    missing = _package_files_to_ship() - names
+    missing = set(dist["tree"].read_text().splitlines()) - names
     assert not missing, f"in the source tree but not in the wheel: {sorted(missing)}"
     # Only the package: no tests, demo or docs installed into site-packages.
     top_level = {name.split("/")[0] for name in names}
