@@ -204,7 +204,8 @@ class OnboardingProgress extends HTMLElement {
     const focused = this.root.activeElement;
     sync(this.root.querySelector('section'), tpl.content.firstChild);
     // The focused button went away (its step is done): continue with the next step.
-    if (focused && !focused.isConnected) this.root.querySelector('.next a,.next button,[part=dismiss]')?.focus();
+    if (focused && !focused.isConnected)
+      ['.next a', '.next button', 'button'].map((q) => this.root.querySelector(q)).find(Boolean)?.focus();
     this.announce(s, first);
   }
 

@@ -11,7 +11,8 @@ PAGE = engines["django"].from_string(
     """{% load onboarding_widget %}<!doctype html>
 <html lang="{{ lang }}" dir="{{ dir }}"><head><meta charset="utf-8"><title>Widget</title>
 <style>body { font-family: sans-serif; margin: 2rem; max-width: 36rem; }
-@media (prefers-color-scheme: dark) { body { background: #0d1117; color: #e6edf3; } }</style>
+@media (prefers-color-scheme: dark) {
+  body { background: #0d1117; color: #e6edf3; } a { color: #79aaff; } }</style>
 </head><body><main><h1>Dashboard</h1>
 <a href="#before" id="before">Before the widget</a>
 {% onboarding_widget flow mode=mode %}
