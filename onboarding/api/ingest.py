@@ -117,11 +117,13 @@ def ingest(payload: Any, *, who: Any, api_key: ApiKey | None) -> BatchResult:
                 ),
             )
         )
-    _store(valid, result)
+    store(valid, result)
     return result
 
 
-def _store(items: list[tuple[int, EventInput]], result: BatchResult) -> None:
+def store(items: list[tuple[int, EventInput]], result: BatchResult) -> None:
+    """Store valid events in one transaction; if the core refuses one (e.g. an erased
+    subject), store them one by one so the others still go in. Errors keep their index."""
     if not items:
         return
     try:

@@ -141,8 +141,13 @@ class EventSerializer(StrictSerializer):
         required=False, help_text="API-key requests only: whose event it is."
     )
 
+    @property
+    def names_subjects(self) -> bool:
+        """API keys and imports name each event's subject; others act for themselves."""
+        return bool(self.context.get("api_key") or self.context.get("names_subjects"))
+
     def writable_fields(self) -> tuple[str, ...]:
-        return EVENT_FIELDS + (("subject",) if self.context.get("api_key") else ())
+        return EVENT_FIELDS + (("subject",) if self.names_subjects else ())
 
     def validate_flow(self, value: str) -> str:
         if value not in registry:
@@ -183,7 +188,7 @@ class EventSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 {"step": [_("A %(kind)s event needs a step.") % {"kind": shown(attrs["kind"])}]}
             )
-        if self.context.get("api_key") and "subject" not in attrs:
+        if self.names_subjects and "subject" not in attrs:
             raise serializers.ValidationError(
                 {"subject": [_("This field is required for API-key requests.")]}
             )
