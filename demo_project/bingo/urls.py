@@ -10,4 +10,5 @@ urlpatterns = [
     path("word-lists/new/", views.word_list_new, name="wordlist-new"),
     path("card/", views.customize, name="customize"),
     path("print/", views.print_cards, name="print"),
+    path("embedded/", views.embedded, name="embedded"),
 ]

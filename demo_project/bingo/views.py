@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
@@ -125,3 +126,14 @@ def print_cards(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = content_disposition_header(True, "bingo-cards.html")
         return response
     return render(request, "bingo/print.html", {"form": form, "card_settings": card_settings})
+
+
+@login_required
+def embedded(request: HttpRequest) -> HttpResponse:
+    """A partner page meant for another origin (``runserver 8001``): its widget talks to
+    the demo on DEMO_API_ORIGIN with a signed embed token, not the session."""
+    return render(
+        request,
+        "bingo/embedded.html",
+        {"api_origin": getattr(settings, "DEMO_API_ORIGIN", "http://localhost:8000")},
+    )

@@ -87,6 +87,11 @@ CELERY_TASK_ALWAYS_EAGER = "CELERY_BROKER_URL" not in os.environ
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 
+# The partner page (/embedded/ served by `runserver 8001`) embeds the widget
+# cross-origin: it calls the API here with a signed token, CORS allows that origin.
+DEMO_API_ORIGIN = os.environ.get("DEMO_API_ORIGIN", "http://localhost:8000")
+
 ONBOARDING = {
     "WINDOW_DAYS": 14,
+    "API_CORS_ORIGINS": ["http://localhost:8001", "http://127.0.0.1:8001"],
 }
