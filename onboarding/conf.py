@@ -71,9 +71,18 @@ DEFAULTS: dict[str, Any] = {
     # min(BACKOFF * 2**attempt, BACKOFF_MAX) seconds in between.
     "NUDGE_SEND_MAX_RETRIES": 5,
     "NUDGE_RETRY_BACKOFF_SECONDS": 60,
-    "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 3600,
+    # Below Redis's default visibility timeout (1 h), or a waiting retry is redelivered.
+    "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 1800,
     # Lift counts a nudge's step as converted when it is completed within this many days.
     "NUDGE_LIFT_WINDOW_DAYS": 7,
+    # Async ingestion (``onboarding.ingest``): ``POST events/`` validates, publishes the
+    # batch to Celery and answers 202 once the broker holds it; a worker stores it.
+    "ASYNC_INGESTION": False,
+    # A batch whose database write fails is retried this many times, waiting
+    # min(BACKOFF * 2**attempt, BACKOFF_MAX) seconds; then it is logged in full.
+    "INGEST_MAX_RETRIES": 20,
+    "INGEST_RETRY_BACKOFF_SECONDS": 2,
+    "INGEST_RETRY_BACKOFF_MAX_SECONDS": 300,
 }
 
 # Settings holding dotted paths that are imported on access.

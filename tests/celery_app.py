@@ -21,7 +21,18 @@ app.conf.update(
     # Eager retries (``self.retry``) run inline only when errors do not propagate: with
     # propagation on, Celery raises ``Retry`` to the caller instead of retrying.
     task_eager_propagates=False,
-    imports=["onboarding.nudges.tasks", "tests.worker_rules"],
+    imports=["onboarding.nudges.tasks", "onboarding.ingest.tasks", "tests.worker_rules"],
+    # Redis redelivers a message not acknowledged within the visibility timeout (default
+    # 1 h); the ingestion tests shorten it, and sweep for such messages every second.
+    broker_transport_options=(
+        {
+            "visibility_timeout": int(os.environ["ONBOARDING_TEST_VISIBILITY_TIMEOUT"]),
+            "unacked_restore_interval": 1,
+            "unacked_restore_throttle": 1,
+        }
+        if os.environ.get("ONBOARDING_TEST_VISIBILITY_TIMEOUT")
+        else {}
+    ),
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )

@@ -4,6 +4,22 @@ Imported by the worker only (``imports`` of ``tests.celery_app``); the test regi
 the same rule in its own process.
 """
 
+import os
+import time
+
+from celery.signals import task_postrun
+
 from onboarding.nudges import Stalled, register_rule
 
 WORKER_RULE = register_rule(Stalled(flow="wizard", step="profile", after_hours=24, holdout=0))
+
+
+# The ingestion test's worker waits this long after each batch is stored and before its
+# message is acknowledged: a kill then often lands in that window (stored, not acked).
+_ACK_DELAY = float(os.environ.get("ONBOARDING_TEST_ACK_DELAY", "0"))
+
+
+@task_postrun.connect
+def _slow_ack(sender=None, **kwargs):
+    if _ACK_DELAY and getattr(sender, "name", "") == "onboarding.ingest.store_batch":
+        time.sleep(_ACK_DELAY)

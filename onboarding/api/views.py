@@ -16,6 +16,8 @@ from onboarding.api.pagination import CappedPagination
 from onboarding.api.permissions import CanSendEvents
 from onboarding.api.principals import who
 from onboarding.api.queries import progress_of_flows
+from onboarding.conf import onboarding_settings
+from onboarding.ingest.api import ingest_later
 from onboarding.progress import get_progress
 from onboarding.registry import get_flow, registry
 from onboarding.tracking import accept_default, complete, dismiss, skip
@@ -129,6 +131,9 @@ class EventBatchView(OnboardingAPIView):
 
     def post(self, request: Request) -> Response:
         api_key = request.auth if isinstance(request.auth, ApiKey) else None
+        if onboarding_settings.ASYNC_INGESTION:
+            # Stored by a Celery worker: 202 with the batch id once the broker holds it.
+            return ingest_later(request.data, who=who(request), api_key=api_key)
         result = ingest(request.data, who=who(request), api_key=api_key)
         code = (
             status.HTTP_200_OK if result.valid or not result.errors else status.HTTP_400_BAD_REQUEST

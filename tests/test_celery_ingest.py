@@ -1,0 +1,171 @@
+"""Async ingestion through real Celery workers on the machine's Redis and PostgreSQL.
+
+1,000 events are published in 50 batches; a worker is SIGKILLed midway (all of it, or
+one pool process) and the events are stored exactly once each all the same.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+import redis
+from django.utils import timezone
+from kombu import pools
+
+from onboarding.ingest import enqueue_batch
+from onboarding.models import Event, Progress, StepState
+from onboarding.tracking import EventInput
+from tests.celery_worker_process import Worker, database_url, wait_for
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+SUBJECTS = 200
+STEPS = ["signup", "profile", "project", "invite", "publish"]  # 200 x 5 = 1,000 events
+BATCH = 20
+VISIBILITY_TIMEOUT = 3  # seconds; production keeps Redis's default hour
+
+
+@pytest.fixture
+def broker(redis_url):
+    """Publish from this process to Redis (not eagerly) for one test."""
+    from tests.celery_app import app
+
+    redis.Redis.from_url(redis_url).flushdb()
+    saved = {
+        key: app.conf[key]
+        for key in ("broker_url", "result_backend", "task_always_eager", "broker_transport_options")
+    }
+    app.conf.update(
+        broker_url=redis_url,
+        result_backend=redis_url,
+        task_always_eager=False,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    )
+    _forget_connections(app)
+    try:
+        yield redis_url
+    finally:
+        _forget_connections(app)
+        app.conf.update(saved)
+
+
+def _forget_connections(app) -> None:
+    """Drop pooled broker connections, so the next publish connects to the new URL."""
+    pools.reset()  # kombu's process-wide pools (closes their connections)
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _env(redis_url: str, visibility_timeout: int) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+        "ONBOARDING_TEST_DATABASE": "postgres",
+        "ONBOARDING_TEST_POSTGRES_URL": database_url(),
+        "ONBOARDING_TEST_BROKER_URL": redis_url,
+        "ONBOARDING_TEST_VISIBILITY_TIMEOUT": str(visibility_timeout),
+        # Each batch is committed 0.15 s before its message is acknowledged: the kill
+        # lands in that window, the dangerous one for "stored twice".
+        "ONBOARDING_TEST_ACK_DELAY": "0.15",
+    }
+
+
+def _publish_1000() -> set[str]:
+    """1,000 events of 200 subjects, shuffled, in 50 batches; returns their ids."""
+    users = UserFactory.create_batch(SUBJECTS)
+    start = timezone.now() - timedelta(days=1)
+    items = [
+        EventInput(
+            who=user,
+            flow="wizard",
+            step=step,
+            occurred_at=start + timedelta(minutes=position),
+        )
+        for user in users
+        for position, step in enumerate(STEPS)
+    ]
+    random.Random(6).shuffle(items)
+    ids: set[str] = set()
+    for offset in range(0, len(items), BATCH):
+        chunk = [replace(item, id=uuid.uuid4()) for item in items[offset : offset + BATCH]]
+        enqueue_batch(chunk)  # autocommit: returns once Redis has the batch
+        ids.update(str(item.id) for item in chunk)
+    return ids
+
+
+def _queue_drained(redis_url: str) -> bool:
+    client = redis.Redis.from_url(redis_url)
+    return client.llen("celery") == 0 and client.hlen("unacked") == 0
+
+
+def _assert_stored_exactly_once(ids: set[str]) -> None:
+    stored = [str(pk) for pk in Event.objects.values_list("id", flat=True)]
+    assert len(stored) == 1000
+    assert set(stored) == ids  # every published event, and no other
+    # Progress was folded once per event: every subject finished, one state per step.
+    assert Progress.objects.count() == SUBJECTS
+    assert Progress.objects.filter(finished_at__isnull=False).count() == SUBJECTS
+    assert StepState.objects.filter(completed_at__isnull=False).count() == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_1000_events_survive_a_sigkilled_worker_and_are_stored_once(broker, tmp_path):
+    ids = _publish_1000()
+    assert len(ids) == 1000
+    first = Worker(tmp_path / "worker-1.log", _env(broker, VISIBILITY_TIMEOUT))
+    try:
+        first.wait_ready()
+        wait_for(
+            lambda: Event.objects.count() >= 300, timeout=120, what="300 events", interval=0.02
+        )
+        code = first.kill_all()
+    finally:
+        first.stop()
+    at_kill = Event.objects.count()
+    assert code == -9
+    assert 300 <= at_kill < 1000, at_kill
+    assert not _queue_drained(broker)  # batches were left unacknowledged or waiting
+
+    second = Worker(tmp_path / "worker-2.log", _env(broker, VISIBILITY_TIMEOUT))
+    try:
+        second.wait_ready()
+        wait_for(
+            lambda: Event.objects.count() == 1000 and _queue_drained(broker),
+            timeout=180,
+            what="all 1,000 events after the restart",
+        )
+    finally:
+        second.stop()
+
+    _assert_stored_exactly_once(ids)
+    # Batches the killed worker had stored but not acknowledged come back as duplicates.
+    resent = second.log().count("'accepted': 0, 'duplicates': 20")
+    print(f"\nkilled at {at_kill} events; {resent} stored batch(es) delivered again")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_pool_process_gives_its_batch_back_at_once(broker, tmp_path):
+    ids = _publish_1000()
+    # An hour's visibility timeout: only reject_on_worker_lost can bring the batch back.
+    worker = Worker(tmp_path / "worker.log", _env(broker, 3600))
+    try:
+        worker.wait_ready()
+        wait_for(
+            lambda: Event.objects.count() >= 300, timeout=120, what="300 events", interval=0.02
+        )
+        worker.kill_child()
+        wait_for(
+            lambda: Event.objects.count() == 1000 and _queue_drained(broker),
+            timeout=180,
+            what="all 1,000 events after the pool process died",
+        )
+        log = worker.log()
+    finally:
+        worker.stop()
+
+    assert "WorkerLostError" in log or "SIGKILL" in log
+    _assert_stored_exactly_once(ids)
