@@ -31,6 +31,7 @@ def test_schema_is_served_with_the_apps_routes_only(db):
         "/onboarding/api/flows/{flow}/steps/{step}/default/",
         "/onboarding/api/flows/{flow}/steps/{step}/skip/",
         "/onboarding/api/flows/{flow}/steps/{step}/dismiss/",
+        "/onboarding/api/flows/{flow}/funnel/",
         "/onboarding/api/events/",
     }
     batch = schema["components"]["schemas"]["Event"]

@@ -36,3 +36,18 @@ class CanSendEvents(BasePermission):
         if isinstance(request.auth, ApiKey):
             return "ingest" in request.auth.scopes
         return _acts_for_subject(request)
+
+
+class CanViewFunnel(BasePermission):
+    """A user with the ``onboarding.view_funnel`` permission, or an API key scoped ``read``."""
+
+    message = _("Funnel reports need the 'onboarding.view_funnel' permission or a 'read' API key.")
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if isinstance(request.auth, ApiKey):
+            return "read" in request.auth.scopes
+        if isinstance(request.auth, EmbedGrant):
+            # A widget acts for one subject; aggregate reports are not its business.
+            return False
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("onboarding.view_funnel"))

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from onboarding.api import views
+from onboarding.api.funnel import FunnelView
 from onboarding.api.schema import SchemaView
 
 app_name = "api"
@@ -18,6 +19,7 @@ urlpatterns = [
         )
         for action in views.ACTIONS
     ],
+    path("flows/<slug:flow>/funnel/", FunnelView.as_view(), name="funnel"),
     path("events/", views.EventBatchView.as_view(), name="events"),
     path("schema/", SchemaView.as_view(), name="schema"),
 ]

@@ -1,0 +1,111 @@
+"""``GET flows/{flow}/funnel/``: the funnel report as JSON, or CSV (``?format=csv`` or
+``Accept: text/csv``), for users with ``onboarding.view_funnel`` and ``read`` API keys."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from onboarding.api.base import AsciiJSONRenderer, OnboardingAPIView
+from onboarding.api.funnel_serializers import (
+    FunnelFiltersSerializer,
+    FunnelReportSerializer,
+    comparison_of,
+)
+from onboarding.api.permissions import CanViewFunnel
+from onboarding.funnel import FunnelQuery, FunnelResult, VariantComparison, funnel_rows, write_csv
+from onboarding.registry import get_flow
+
+
+@dataclass(frozen=True)
+class FunnelReport:
+    query: FunnelQuery
+    result: FunnelResult
+    comparison: VariantComparison | None
+
+
+class FunnelCSVRenderer(BaseRenderer):
+    """One row per step (and ``finished``), for everyone then each group; see
+    :func:`onboarding.funnel.funnel_rows` for the columns."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, media_type: Any = None, renderer_context: Any = None) -> Any:
+        buffer = io.StringIO()
+        write_csv(funnel_rows(data.result), buffer)
+        return buffer.getvalue().encode("utf-8")
+
+
+@extend_schema(
+    parameters=[FunnelFiltersSerializer],
+    responses={
+        (200, "application/json"): FunnelReportSerializer,
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The report as CSV."),
+        (400, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="A filter is invalid (named)."
+        ),
+        (401, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="Not authenticated."
+        ),
+        (403, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="No onboarding.view_funnel permission, or an API key without 'read'.",
+        ),
+        (404, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="Unknown flow."
+        ),
+        (429, "application/json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="Throttled; see Retry-After."
+        ),
+    },
+)
+class FunnelView(OnboardingAPIView):
+    """The funnel of a flow: who entered, reached each step, dropped off, how fast; with
+    breakdowns by variant, version or entry week, and two variants compared."""
+
+    permission_classes = [CanViewFunnel]
+    renderer_classes = [AsciiJSONRenderer, FunnelCSVRenderer]
+
+    def get(self, request: Request, flow: str) -> Response:
+        get_flow(flow)  # 404 naming an unknown flow, before the filters
+        filters = FunnelFiltersSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        try:
+            query = FunnelQuery(
+                flow=flow,
+                entered_from=data.get("entered_from"),
+                entered_to=data.get("entered_to"),
+                window_days=data.get("window_days"),
+                variants=data.get("variant", ()),
+                versions=data.get("version", ()),
+                breakdown=data.get("breakdown"),
+            )
+        except ValueError as error:
+            raise exceptions.ValidationError({"non_field_errors": [str(error)]}) from None
+        result = query.run()
+        report = FunnelReport(query, result, comparison_of(result))
+        if request.accepted_renderer.format == "csv":
+            return Response(
+                report,
+                headers={"Content-Disposition": f'attachment; filename="funnel-{flow}.csv"'},
+            )
+        return Response(FunnelReportSerializer(report).data)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # Errors are JSON ({"detail"} or {field: [messages]}) even when CSV was asked for.
+        renderer = getattr(request, "accepted_renderer", None)
+        if response.status_code >= 400 and getattr(renderer, "format", None) == "csv":
+            request.accepted_renderer = AsciiJSONRenderer()
+            request.accepted_media_type = AsciiJSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
