@@ -214,6 +214,21 @@ def test_a_send_failing_past_the_last_retry_stays_failed(profile_rule, run, sett
     assert not Event.objects.filter(kind="nudged").exists()
 
 
+def test_every_retry_the_setting_allows_is_made_past_celerys_default_of_three(
+    profile_rule, run, settings
+):
+    settings.EMAIL_BACKEND = "tests.flaky_mail.FlakyBackend"
+    FlakyBackend.attempts, FlakyBackend.failures = 0, 5  # NUDGE_SEND_MAX_RETRIES is 5
+    stalled(30)
+
+    run()
+
+    assert FlakyBackend.attempts == 6
+    delivery = NudgeDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("sent", 6)
+    assert len(mail.outbox) == 1
+
+
 def test_subject_without_address_is_marked_no_recipient(profile_rule, run):
     stalled(30, email="")
     run()

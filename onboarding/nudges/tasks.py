@@ -42,4 +42,9 @@ def send_nudge(self: Any, delivery_id: int) -> str:
             maximum=onboarding_settings.NUDGE_RETRY_BACKOFF_MAX_SECONDS,
             full_jitter=False,
         )
-        raise self.retry(exc=error, countdown=countdown) from error
+        # max_retries passed on: Celery's own default (3) would stop before the setting.
+        raise self.retry(
+            exc=error,
+            countdown=countdown,
+            max_retries=onboarding_settings.NUDGE_SEND_MAX_RETRIES,
+        ) from error
