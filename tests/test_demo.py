@@ -64,14 +64,24 @@ def states(user) -> dict[str, str]:
     )
 
 
-def test_a_teacher_walks_from_signup_to_printed_cards(client: Client):
+def put_in_variant(user, variant: str) -> None:
+    """Move ``user`` into an A/B variant (assignment is a hash of the subject)."""
+    Progress.objects.filter(flow__key="bingo", subject_id=str(user.pk)).update(variant=variant)
+
+
+def sign_up(client: Client, username: str):
     response = client.post(
-        "/signup/", {"username": "ms-frizzle", "password1": PASSWORD, "password2": PASSWORD}
+        "/signup/", {"username": username, "password1": PASSWORD, "password2": PASSWORD}
     )
     assert response.status_code == 302
     assert response["Location"] == "/"
-    teacher = get_user_model().objects.get(username="ms-frizzle")
+    return get_user_model().objects.get(username=username)
+
+
+def test_a_teacher_walks_from_signup_to_printed_cards(client: Client):
+    teacher = sign_up(client, "ms-frizzle")
     assert states(teacher) == {"signup": "completed"}
+    put_in_variant(teacher, "shown")
 
     dashboard = client.get("/").content.decode()
     assert progress_of(dashboard) == (2, 5)
@@ -116,10 +126,27 @@ def test_a_teacher_walks_from_signup_to_printed_cards(client: Client):
     }
     progress = Progress.objects.get(flow__key="bingo", subject_id=str(teacher.pk))
     assert progress.finished_at is not None
-    assert progress.variant in {"shown", "hidden"}
+    assert progress.variant == "shown"
     finished = client.get("/").content.decode()
     assert progress_of(finished) == (5, 5)
     assert "All done" in finished
+
+
+def test_the_hidden_variant_sees_no_progress_bar_but_is_measured(client: Client):
+    teacher = sign_up(client, "mr-hidden")
+    put_in_variant(teacher, "hidden")
+
+    for page in ["/", "/word-lists/new/", "/card/", "/print/"]:
+        html = client.get(page).content.decode()
+        assert 'role="progressbar"' not in html, page
+        assert "onboarding-progress" not in html, page
+
+    client.post("/word-lists/new/", {"name": "Animals", "words": WORDS})
+    assert states(teacher) == {
+        "signup": "completed",
+        "dashboard": "completed",
+        "word_list": "completed",
+    }
 
 
 def test_custom_card_settings_complete_the_step_as_customized(client: Client):
@@ -186,7 +213,9 @@ def test_pages_need_a_login(client: Client):
 @override_settings(LOGIN_REDIRECT_URL="bingo:dashboard")
 def test_a_seeded_teacher_logs_in_and_sees_their_progress(client: Client):
     call_command("seed_demo", teachers=40, stdout=StringIO())
-    progress = Progress.objects.filter(flow__key="bingo", finished_at__isnull=True).first()
+    progress = Progress.objects.filter(
+        flow__key="bingo", finished_at__isnull=True, variant="shown"
+    ).first()
     teacher = get_user_model().objects.get(pk=progress.subject_id)
 
     done = set(

@@ -31,15 +31,27 @@ def get_onboarding_progress(context: template.Context, flow: str) -> FlowProgres
 
 @register.inclusion_tag("onboarding/progress.html", takes_context=True)
 def onboarding_progress(
-    context: template.Context, flow: str, compact: bool = False, hide_finished: bool = False
+    context: template.Context,
+    flow: str,
+    compact: bool = False,
+    hide_finished: bool = False,
+    variant: str = "",
 ) -> dict[str, Any]:
-    """Progress bar (and, unless ``compact``, the checklist) for the current subject."""
+    """Progress bar (and, unless ``compact``, the checklist) for the current subject.
+
+    ``variant``: render only for subjects in that A/B variant (``variant="shown"``).
+    """
     progress = _progress_for(context, flow)
     request = context.get("request")
+    show = (
+        progress is not None
+        and not (hide_finished and progress.finished)
+        and not (variant and progress.variant != variant)
+    )
     return {
         "progress": progress,
         "compact": compact,
-        "show": progress is not None and not (hide_finished and progress.finished),
+        "show": show,
         "request": request,
         "csrf_token": context.get("csrf_token"),
         "next_url": request.get_full_path() if request else "",
