@@ -11,7 +11,11 @@ from celery.signals import task_postrun
 
 from onboarding.nudges import Stalled, register_rule
 
-WORKER_RULE = register_rule(Stalled(flow="wizard", step="profile", after_hours=24, holdout=0))
+WORKER_RULE = Stalled(flow="wizard", step="profile", after_hours=24, holdout=0)
+if os.environ.get("ONBOARDING_TEST_BROKER_URL"):
+    # Only in the worker: in the test process the nudge_rules fixture registers it, so
+    # it does not leak into other tests (system checks, evaluations).
+    register_rule(WORKER_RULE)
 
 
 # The ingestion test's worker waits this long after each batch is stored and before its
