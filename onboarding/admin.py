@@ -28,6 +28,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from onboarding.admin_funnel.mixins import FunnelAdminMixin
 from onboarding.models import (
     Event,
     EventKind,
@@ -104,7 +105,9 @@ class FlowVersionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(FlowRecord)
-class FlowRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FlowRecordAdmin(FunnelAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Flows; ``FunnelAdminMixin`` adds each flow's funnel page (``<pk>/funnel/``)."""
+
     list_display = (
         "key",
         "title",
@@ -390,3 +393,4 @@ from onboarding.api import admin as _api_admin  # noqa: E402, F401
 
 # Nudge rules (with their lift), deliveries and opt-outs (onboarding/nudges/admin.py).
 from onboarding.nudges import admin as _nudge_admin  # noqa: E402, F401
+from onboarding.webhooks import admin as _webhook_admin  # noqa: E402, F401

@@ -83,6 +83,16 @@ DEFAULTS: dict[str, Any] = {
     "INGEST_MAX_RETRIES": 20,
     "INGEST_RETRY_BACKOFF_SECONDS": 2,
     "INGEST_RETRY_BACKOFF_MAX_SECONDS": 300,
+    # Webhooks (``onboarding.webhooks``): endpoints receiving step_completed and
+    # flow_finished, e.g. [{"url": "https://...", "secret": "...", "events": [...]}].
+    "WEBHOOKS": [],
+    # Seconds to wait for an endpoint's answer.
+    "WEBHOOK_TIMEOUT_SECONDS": 10,
+    # A delivery not answered 2xx is retried this many times, waiting
+    # min(BACKOFF * 2**attempt, BACKOFF_MAX) seconds; then it stays failed.
+    "WEBHOOK_MAX_RETRIES": 8,
+    "WEBHOOK_RETRY_BACKOFF_SECONDS": 30,
+    "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": 1800,
 }
 
 # Settings holding dotted paths that are imported on access.

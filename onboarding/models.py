@@ -289,3 +289,6 @@ from onboarding.nudges.models import (  # noqa: E402, F401
     NudgeOptOut,
     NudgeRule,
 )
+
+# Webhook deliveries live with the webhooks.
+from onboarding.webhooks.models import WebhookDelivery  # noqa: E402, F401
