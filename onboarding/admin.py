@@ -390,6 +390,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # API keys are administered with the API (onboarding/api/admin.py).
 from onboarding.api import admin as _api_admin  # noqa: E402, F401
+from onboarding.health import admin as _health_admin  # noqa: E402, F401
 
 # Nudge rules (with their lift), deliveries and opt-outs (onboarding/nudges/admin.py).
 from onboarding.nudges import admin as _nudge_admin  # noqa: E402, F401

@@ -93,6 +93,27 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_RETRIES": 8,
     "WEBHOOK_RETRY_BACKOFF_SECONDS": 30,
     "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": 1800,
+    # Health score (``onboarding.health``): weights of required-step progress and recent
+    # activity (0..1 each, averaged to 0..100), and points taken off per red flag.
+    "HEALTH_WEIGHTS": {"progress": 60, "recency": 40, "red_flag": 15},
+    # Entered within this many days: segment "new".
+    "HEALTH_NEW_DAYS": 7,
+    # Activity within this many days counts fully; idle longer: "declining".
+    "HEALTH_ACTIVE_DAYS": 7,
+    # Idle this many days or more: recency 0 and segment "lapsed".
+    "HEALTH_LAPSED_DAYS": 30,
+    # A score this many points lower than at the last computation: "declining".
+    "HEALTH_DECLINE_POINTS": 10,
+    # Trigger (segment or red-flag kind) -> action shown in admin, over the built-in ones.
+    "HEALTH_PLAYBOOK": {},
+    # Alerts compare a step's conversion over the last N days with the N days before.
+    "HEALTH_ALERT_DAYS": 7,
+    # Alert when the conversion falls by more than this share of the earlier rate...
+    "HEALTH_ALERT_DROP": 0.2,
+    # ...with at least this many subjects able to convert in each period.
+    "HEALTH_ALERT_MIN_SUBJECTS": 20,
+    # Addresses of the alert e-mail; empty: Django's MANAGERS (mail_managers).
+    "HEALTH_ALERT_RECIPIENTS": [],
 }
 
 # Settings holding dotted paths that are imported on access.

@@ -282,6 +282,9 @@ class ErasedSubject(models.Model):
 # The API key model lives with the API; imported here so Django registers it.
 from onboarding.api.models import ApiKey  # noqa: E402, F401
 
+# Health scores live with the health package.
+from onboarding.health.models import HealthScore  # noqa: E402, F401
+
 # Nudge rules, deliveries, opt-outs and logins live with the nudges; imported here too.
 from onboarding.nudges.models import (  # noqa: E402, F401
     Login,

@@ -21,7 +21,7 @@ app.conf.update(
     # Eager retries (``self.retry``) run inline only when errors do not propagate: with
     # propagation on, Celery raises ``Retry`` to the caller instead of retrying.
     task_eager_propagates=False,
-    imports=["onboarding.nudges.tasks", "onboarding.ingest.tasks", "tests.worker_rules"],
+    imports=["onboarding.tasks", "tests.worker_rules"],
     # Redis redelivers a message not acknowledged within the visibility timeout (default
     # 1 h); the ingestion tests shorten it, and sweep for such messages every second.
     broker_transport_options=(
