@@ -194,3 +194,12 @@ def test_the_alerts_task_mails_managers_by_default():
 
     assert result == [{"flow": "wizard", "step": "profile", "before": 1.0, "now": 0.25}]
     assert mail.outbox[0].to == ["pm@example.com"]
+
+
+def test_a_nudge_is_not_the_subjects_activity():
+    user = subject("nudged", entered_days=60, idle_days=40)
+    track(user, "wizard", "profile", kind="nudged", occurred_at=NOW - timedelta(days=1))
+
+    compute_scores(now=NOW)
+
+    assert scores()["nudged"] == (15, "lapsed", [])

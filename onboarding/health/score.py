@@ -4,8 +4,8 @@ score = 100 * (w_progress * progress + w_recency * recency) / (w_progress + w_re
         - w_red_flag * red flags, clamped to 0..100
 
 ``progress`` is the share of required steps done over the subject's flows; ``recency``
-is 1 while the last activity (event or login) is at most ``HEALTH_ACTIVE_DAYS`` old and
-falls linearly to 0 at ``HEALTH_LAPSED_DAYS``.
+is 1 while the last activity (an event other than ``nudged``, or a login) is at most
+``HEALTH_ACTIVE_DAYS`` old and falls linearly to 0 at ``HEALTH_LAPSED_DAYS``.
 
 Segments: ``lapsed`` (idle ``HEALTH_LAPSED_DAYS`` or more), else ``new`` (entered in the
 last ``HEALTH_NEW_DAYS``), else ``declining`` (idle longer than ``HEALTH_ACTIVE_DAYS``,
@@ -26,7 +26,7 @@ from django.utils import timezone
 from onboarding.conf import onboarding_settings
 from onboarding.health.models import HealthScore, Segment
 from onboarding.health.playbook import RED_FLAG_KINDS
-from onboarding.models import Progress, StepState
+from onboarding.models import Event, EventKind, Progress, StepState
 from onboarding.nudges.models import Login, NudgeDelivery
 
 Key = tuple[int, str]
@@ -78,12 +78,22 @@ def _batch_facts(keys: list[Key]) -> dict[str, Any]:
         by_type[type_id].append(subject_id)
     rows: dict[Key, list[Progress]] = defaultdict(list)
     logins: dict[Key, datetime] = {}
+    events: dict[Key, datetime] = {}
     flags: dict[Key, set[str]] = defaultdict(set)
     previous: dict[Key, HealthScore] = {}
     for type_id, ids in by_type.items():
         where = {"subject_type_id": type_id, "subject_id__in": ids}
         for row in Progress.objects.filter(**where).select_related("version"):
             rows[(type_id, row.subject_id)].append(row)
+        # The subject's own last event: a ``nudged`` event is ours, not its activity.
+        flows = {row.flow_id for key in rows if key[0] == type_id for row in rows[key]}
+        own = (
+            Event.objects.filter(flow_id__in=flows, **where)
+            .exclude(kind=EventKind.NUDGED)
+            .values("subject_id")
+            .annotate(last=Max("occurred_at"))
+        )
+        events.update({(type_id, one["subject_id"]): one["last"] for one in own})
         last = Login.objects.filter(**where).values("subject_id").annotate(last=Max("at"))
         logins.update({(type_id, one["subject_id"]): one["last"] for one in last})
         found = NudgeDelivery.objects.filter(**where, rule__kind__in=RED_FLAG_KINDS)
@@ -97,16 +107,23 @@ def _batch_facts(keys: list[Key]) -> dict[str, Any]:
             completed_at__isnull=False,
         ).values_list("progress_id", "step_key")
     )
-    return {"rows": rows, "logins": logins, "flags": flags, "previous": previous, "done": done}
+    return {
+        "rows": rows,
+        "events": events,
+        "logins": logins,
+        "flags": flags,
+        "previous": previous,
+        "done": done,
+    }
 
 
 def _score_subject(key: Key, facts: dict[str, Any], now: datetime) -> HealthScore:
     rows: list[Progress] = facts["rows"][key]
     required = [(row.pk, s["key"]) for row in rows for s in row.version.steps if not s["optional"]]
     progress = sum(1 for one in required if one in facts["done"]) / len(required) if required else 0
-    times = [row.last_event_at for row in rows]
-    if key in facts["logins"]:
-        times.append(facts["logins"][key])
+    times = [facts[kind][key] for kind in ("events", "logins") if key in facts[kind]]
+    if not times:  # only our own nudges: entry is the last activity we know of
+        times = [min(row.entered_at for row in rows)]
     last_activity = max(times)
     entered = min(row.entered_at for row in rows)
     idle = max(now - last_activity, timedelta(0))
