@@ -103,9 +103,11 @@ class FunnelView(OnboardingAPIView):
         return Response(FunnelReportSerializer(report).data)
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        # Errors are JSON ({"detail"} or {field: [messages]}) even when CSV was asked for.
-        renderer = getattr(request, "accepted_renderer", None)
-        if response.status_code >= 400 and getattr(renderer, "format", None) == "csv":
-            request.accepted_renderer = AsciiJSONRenderer()
-            request.accepted_media_type = AsciiJSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Only a report is CSV: errors ({"detail"} or {field: [messages]}) and OPTIONS
+        # metadata are JSON even when CSV was asked for.
+        csv = response.accepted_renderer.format == "csv"
+        if csv and not isinstance(getattr(response, "data", None), FunnelReport):
+            response.accepted_renderer = AsciiJSONRenderer()
+            response.accepted_media_type = AsciiJSONRenderer.media_type
+        return response

@@ -1,6 +1,6 @@
 """API routes, included by ``onboarding.urls`` under ``api/`` (namespace ``onboarding:api``)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from onboarding.api import views
 from onboarding.api.funnel import FunnelView
@@ -22,4 +22,7 @@ urlpatterns = [
     path("flows/<slug:flow>/funnel/", FunnelView.as_view(), name="funnel"),
     path("events/", views.EventBatchView.as_view(), name="events"),
     path("schema/", SchemaView.as_view(), name="schema"),
+    # Last: any other path under the API (a flow or step key no route accepts) is a JSON
+    # 404. Only paths ending in "/", so APPEND_SLASH still redirects the rest.
+    re_path(r"^[\s\S]*/$", views.not_found),
 ]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.translation import gettext
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
@@ -23,6 +28,12 @@ from onboarding.registry import get_flow, registry
 from onboarding.tracking import accept_default, complete, dismiss, skip
 
 ACTIONS = {"complete": complete, "default": accept_default, "skip": skip, "dismiss": dismiss}
+
+
+@csrf_exempt  # it changes nothing; a POST to a wrong path is a 404 too, not a CSRF page
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """A JSON 404 for paths under the API that match no route (not the site's HTML page)."""
+    return JsonResponse({"detail": gettext("Not found.")}, status=404)
 
 
 class DetailSerializer(serializers.Serializer):
