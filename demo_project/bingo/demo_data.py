@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from bingo.cards import best_grid_size
+from bingo.demo_nudges import NudgeSummary, seed_nudges
 from bingo.models import CardPrint, CardSettings, GridSize, WordList
 from bingo.onboarding_flows import BINGO, CARDS_PRINTED, WORD_LIST_CREATED
 from onboarding.models import Event, Outcome, Progress, StepState
@@ -60,6 +61,7 @@ class DemoReport:
     funnel: SeedSummary
     reach: list[tuple[str, int]]
     customize_by_variant: dict[str, float] = field(default_factory=dict)
+    nudges: NudgeSummary | None = None
 
 
 def is_seeded() -> bool:
@@ -83,7 +85,9 @@ def seed_demo(*, teachers: int, days: int, seed: int) -> DemoReport:
     )
     align_date_joined(BINGO.key, people)
     _create_bingo_data(random.Random(seed))
+    nudges = seed_nudges(seed=seed)
     return DemoReport(
+        nudges=nudges,
         teachers=len(people),
         funnel=funnel,
         reach=reach_per_step(),

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from bingo.cards import apply_default_settings
 from bingo.models import CardPrint, CardSettings, WordList
 from onboarding import Flow, Step, register
+from onboarding.nudges import FewLogins, ShortFirstSession, SlowStep, Stalled, register_rule
 
 # Custom events the views record; each completes the step declaring it.
 WORD_LIST_CREATED = "word_list_created"
@@ -89,3 +90,10 @@ BINGO = register(
         ],
     )
 )
+
+# Nudges: a reminder to customize a day after the word list (a fifth held out, so the
+# admin shows its lift), and Groove's red flags.
+register_rule(Stalled(flow=BINGO.key, step="customize", after_hours=24, holdout=0.2))
+register_rule(FewLogins(flow=BINGO.key))
+register_rule(ShortFirstSession(flow=BINGO.key))
+register_rule(SlowStep(flow=BINGO.key, step="word_list"))

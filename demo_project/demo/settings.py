@@ -81,10 +81,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
+# Nudges and alerts are printed, not sent.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
 # Without a broker the tasks run inline (eager); with one, workers run them.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = "CELERY_BROKER_URL" not in os.environ
-CELERY_TASK_EAGER_PROPAGATES = True
+# False: with propagation on, an eager task's self.retry() raises to the caller instead
+# of retrying (nudge sends and webhooks retry). Async ingestion still raises its errors.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TIMEZONE = TIME_ZONE
 
 # The partner page (/embedded/ served by `runserver 8001`) embeds the widget

@@ -58,3 +58,10 @@ class Command(BaseCommand):
                 for variant, share in report.customize_by_variant.items()
             )
             self.stdout.write(f"Customize after a word list, by variant: {shares}")
+        if report.nudges:
+            nudges = report.nudges
+            self.stdout.write(
+                f"Nudges ten days ago: {nudges.sent} sent, {nudges.held_out} held out; "
+                f"{nudges.converted} customized since. Health segments: "
+                + ", ".join(f"{name} {count}" for name, count in sorted(nudges.segments.items()))
+            )
