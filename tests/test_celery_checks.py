@@ -13,8 +13,10 @@ from onboarding.nudges.checks import check_rules
 
 @pytest.fixture
 def celery_conf():
-    """Change the test Celery app's configuration for one test."""
-    from tests.celery_app import app
+    """Change the current Celery app's configuration (the one the checks read) for one test."""
+    from onboarding.celery_checks import celery_app
+
+    app = celery_app()
 
     keys = ("task_always_eager", "broker_url", "broker_transport_options")
     saved = {key: app.conf[key] for key in keys}
@@ -72,9 +74,10 @@ def test_the_configured_visibility_timeout_is_the_one_compared(celery_conf):
 
     warnings = check_celery()
 
-    # Nudge retries wait up to 1,800 s by default: longer than 600 s.
-    assert ids(warnings) == ["onboarding.W002"]
+    # Nudge and webhook retries wait up to 1,800 s by default: longer than 600 s.
+    assert ids(warnings) == ["onboarding.W002", "onboarding.W002"]
     assert "NUDGE_RETRY_BACKOFF_MAX_SECONDS" in warnings[0].msg
+    assert "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS" in warnings[1].msg
     assert "600 s" in warnings[0].msg
 
 
