@@ -88,7 +88,9 @@ def test_worker_evaluates_and_retries_a_flaky_send_into_exactly_one_email(worker
     track(user, "wizard", "signup", occurred_at=timezone.now() - timedelta(hours=30))
     track(UserFactory(), "wizard", "signup", occurred_at=timezone.now() - timedelta(hours=2))
 
-    reports = client.send_task("onboarding.nudges.evaluate").get(timeout=120)
+    reports = client.send_task(
+        "onboarding.nudges.evaluate", kwargs={"keys": [WORKER_RULE.rule_key]}
+    ).get(timeout=120)
 
     assert [(r["rule"], r["scanned"], r["due"], r["queued"]) for r in reports] == [
         (WORKER_RULE.rule_key, 2, 1, 1)
@@ -108,7 +110,9 @@ def test_worker_evaluates_and_retries_a_flaky_send_into_exactly_one_email(worker
     assert Event.objects.filter(kind="nudged").count() == 1
 
     # A second evaluation through the worker claims nothing: at most once per subject.
-    again = client.send_task("onboarding.nudges.evaluate").get(timeout=60)
+    again = client.send_task(
+        "onboarding.nudges.evaluate", kwargs={"keys": [WORKER_RULE.rule_key]}
+    ).get(timeout=60)
     assert again[0]["claimed"] == 0
     assert NudgeDelivery.objects.count() == 1
     assert len(list(mail_dir.glob("sent-*.eml"))) == 1
