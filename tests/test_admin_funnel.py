@@ -404,6 +404,10 @@ def test_the_comparison_shows_rates_difference_p_value_and_verdict(analyst, wiza
     finished = [text for text, _time in table["tfoot"][0]]
     assert finished[5:8] == ["20.0 %", "80.0 %", "+60.0 pts"]
     assert "hidden: 2 of 10 finished. shown: 8 of 10 finished." in html
+    assert (
+        "Largest significant step difference: “Create a project”, reached by 80.0 % of those "
+        "at the previous step with shown against 20.0 % with hidden (+60.0 pts, p = 0.007)."
+    ) in html
 
 
 def test_a_single_variant_has_nothing_to_compare(analyst, wizard_pk, ab_log):
@@ -457,6 +461,7 @@ def test_the_stuck_list_shows_who_waits_and_where(analyst, wizard_pk, log):
     assert sorted(names) == sorted([log[1].username, log[2].username])
     assert {row[6][0] for row in table["tbody"]} == {"Past"}
     assert "<strong>0</strong> still inside the window" in html
+    assert '<option value="" selected>Largest drop-off (Create a project)</option>' in html
     assert "<strong>2</strong> past it" in html
 
 
@@ -667,4 +672,5 @@ def test_the_number_of_queries_does_not_grow_with_subjects(analyst, wizard_pk, a
     after = queries()
 
     assert before == after
-    assert after <= 25
+    # About 20 on SQLite; PostgreSQL adds a savepoint and SET LOCAL per funnel statement.
+    assert after <= 40

@@ -1,17 +1,19 @@
 """CSV downloads of the funnel page: one per table, with the same rows as the page.
 
-Steps, cohorts and stuck subjects use the query layer's writers (the API's CSV has the
+Steps, cohorts and stuck subjects use the query layer's rows (the API's CSV has the
 same columns); the variant comparison, which only the page has, is written here.
 Rates are fractions with 4 decimals, differences too, p-values 6 decimals.
 """
 
 from __future__ import annotations
 
+import csv
+
 from django.http import HttpResponse
 
 from onboarding.admin_funnel import report
 from onboarding.admin_funnel.report import Comparison
-from onboarding.funnel import FunnelQuery, ZTest, cohort_rows, funnel_rows, stuck_rows, write_csv
+from onboarding.funnel import FunnelQuery, ZTest, cohort_rows, funnel_rows, stuck_rows
 from onboarding.funnel.export import Row, fraction
 from onboarding.funnel.stuck import Where
 
@@ -93,5 +95,5 @@ def table_rows(
 def csv_response(rows: list[Row], filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    write_csv(rows, response)
+    csv.writer(response).writerows(rows)
     return response

@@ -68,7 +68,7 @@ def duration(value: timedelta | None) -> str:
     if total < 1:
         # Under a second (0 for a first step done on entry): say so rather than "0 s".
         return _("under 1 s") if value > timedelta(0) else _unit(0, "second")
-    parts = []
+    parts: list[tuple[int, str]] = []
     for size, unit in UNITS:
         amount, total = divmod(total, size)
         if amount or parts:

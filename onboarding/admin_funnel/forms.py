@@ -102,7 +102,8 @@ class FunnelFilterForm(forms.Form):
         return bool(self.flow.variants)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("entered_from"), data.get("entered_to")
         if start and end and start > end:
             self.add_error("entered_to", gettext("Must not be before “Entered from”."))

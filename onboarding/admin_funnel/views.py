@@ -84,7 +84,7 @@ def funnel_csv(
             % {"table": table, "tables": ", ".join(TABLES)}
         )
     if not form.is_valid() or form.query is None:
-        lines = [f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()]
+        lines = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
         return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")
     data = form.cleaned_data
     rows = table_rows(table, form.query, step=data["step"] or None, where=data["where"] or None)
