@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from onboarding import Flow, Step, UnknownFlow, track
@@ -212,11 +214,16 @@ def test_a_flow_nobody_entered_gives_zeros(db, declare):
     assert result.steps[0].median_time is None
 
 
-def test_query_count_does_not_grow_with_subjects(wizard_log, django_assert_num_queries):
-    # Flow record, its versions, then one statement: nothing per subject.
-    with django_assert_num_queries(3):
-        FunnelQuery(flow="wizard", breakdown="variant").run()
+def test_query_count_does_not_grow_with_subjects(wizard_log):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as context:
+            FunnelQuery(flow="wizard", breakdown="variant").run()
+        return len(context)
+
+    # Flow record, its versions, then one counting statement (on PostgreSQL inside a
+    # savepoint that switches JIT off): nothing per subject.
+    before = queries()
+    assert before <= 6
     for user in UserFactory.create_batch(20):
         done(user, "signup", T)
-    with django_assert_num_queries(3):
-        FunnelQuery(flow="wizard", breakdown="variant").run()
+    assert queries() == before

@@ -9,10 +9,10 @@ from datetime import timedelta
 from django.db import router
 from django.db.models import Max, Min, QuerySet
 
+from onboarding.funnel.dialects import Dialect, dialect_for
 from onboarding.funnel.plan import FunnelPlan, plan_for
 from onboarding.funnel.query import FunnelQuery
-from onboarding.funnel.sql import vendor
-from onboarding.funnel.timeutil import DAY_US, local_date, local_midnight, to_us, weeks_between
+from onboarding.funnel.timeutil import DAY_US, local_date, local_midnight, weeks_between
 from onboarding.models import FlowRecord, FlowVersion, Progress
 
 
@@ -33,7 +33,7 @@ class Population:
     query: FunnelQuery
     plan: FunnelPlan
     using: str
-    vendor: str
+    dialect: Dialect
     window_us: int
     record: FlowRecord | None
     progress: QuerySet[Progress]
@@ -73,7 +73,7 @@ def population(query: FunnelQuery) -> Population:
         query=query,
         plan=plan_for(query.declaration),
         using=using,
-        vendor=vendor(using),
+        dialect=dialect_for(using),
         window_us=query.effective_window_days * DAY_US,
         record=record,
         progress=progress,
@@ -119,7 +119,9 @@ def _weeks(pop: Population) -> Grouping:
     weeks = weeks_between(first, last) if first and last and first <= last else []
     if not weeks:
         return Grouping(sql="0", key=str)
-    starts = [to_us(local_midnight(monday + timedelta(days=7))) for monday in weeks[:-1]]
+    starts = [
+        pop.dialect.instant(local_midnight(monday + timedelta(days=7))) for monday in weeks[:-1]
+    ]
     branches = " ".join(f"WHEN e < {start} THEN {index}" for index, start in enumerate(starts))
     sql = f"CASE {branches} ELSE {len(weeks) - 1} END" if branches else "0"
     return Grouping(

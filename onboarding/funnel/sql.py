@@ -1,57 +1,18 @@
-"""SQL text for the funnel: vendor snippets and the per-subject pivot.
-
-Times are compared as integer microseconds since the Unix epoch, because interval
-arithmetic differs between backends (and SQLite's is done in Python, row by row).
-Only PostgreSQL and SQLite are supported.
-"""
+"""SQL for the funnel rules: the per-subject pivot and the reached conditions."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 
 from django.db import NotSupportedError, connections
-from django.db.models import Case, IntegerField, Max, Q, QuerySet, Value, When
+from django.db.models import QuerySet
 
+from onboarding.funnel.dialects import Dialect
 from onboarding.funnel.plan import FunnelPlan
-from onboarding.models import Outcome, Progress
+from onboarding.models import Outcome, Progress, StepState
 
-SUPPORTED_VENDORS = ("postgresql", "sqlite")
-
-
-def vendor(using: str) -> str:
-    name = connections[using].vendor
-    if name not in SUPPORTED_VENDORS:
-        raise NotSupportedError(
-            f"The onboarding funnel supports PostgreSQL and SQLite, not {name!r} "
-            f"(database alias {using!r})."
-        )
-    return name
-
-
-def epoch_us(column: str, vendor_name: str) -> str:
-    """SQL for a datetime column as integer microseconds since the epoch (NULL stays NULL)."""
-    if vendor_name == "postgresql":
-        return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
-    # Django stores 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC: whole seconds from strftime,
-    # microseconds from the text after the dot (padded, as it may be absent). The
-    # statement is always run with a parameter list, so '%%' reaches SQLite as '%'.
-    return (
-        f"(CAST(strftime('%%s', {column}) AS INTEGER) * 1000000"
-        f" + CAST(substr(substr({column}, 21) || '000000', 1, 6) AS INTEGER))"
-    )
-
-
-def greatest(columns: list[str], vendor_name: str) -> str:
-    if len(columns) == 1:
-        return columns[0]
-    # SQLite's multi-argument max() is its scalar GREATEST.
-    name = "GREATEST" if vendor_name == "postgresql" else "max"
-    return f"{name}({', '.join(columns)})"
-
-
-def rank_sql(numerator: int, denominator: int) -> str:
-    """The 1-based nearest rank ``ceil(n * numerator / denominator)`` in integer SQL."""
-    return f"(({numerator} * n + {denominator - 1}) / {denominator})"
+# Step i's "defaulted" flag is bit i of a 64-bit integer.
+MAX_STEPS = 62
 
 
 def time_column(index: int) -> str:
@@ -62,54 +23,84 @@ def default_column(index: int) -> str:
     return f"d{index}"
 
 
-def pivot_queryset(
-    plan: FunnelPlan, progress: QuerySet[Progress], fields: tuple[str, ...]
-) -> QuerySet[Progress]:
-    """One row per subject: ``fields``, then ``t<i>`` (first completion of step i, a
-    datetime or NULL) and ``d<i>`` (1 when that completion was ``defaulted``)."""
-    annotations = {}
-    for step in plan.steps:
-        on_step = Q(step_states__step_key=step.key)
-        annotations[time_column(step.index)] = Max("step_states__completed_at", filter=on_step)
-        annotations[default_column(step.index)] = Max(
-            Case(
-                When(on_step & Q(step_states__outcome=Outcome.DEFAULTED), then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            )
+def pivot(
+    plan: FunnelPlan,
+    progress: QuerySet[Progress],
+    fields: tuple[str, ...],
+    dialect: Dialect,
+    using: str,
+) -> tuple[str, list[object]]:
+    """SQL giving one row per subject: ``id``, ``fields``, ``e``, ``t<i>`` and ``dm``.
+
+    ``e`` is the entry and ``t<i>`` step i's first completion (NULL if none), as the
+    dialect's time values; ``dm`` has bit i set when that completion was
+    ``defaulted`` (one aggregate for all steps is much cheaper than one per step).
+    ``progress`` supplies the filters, as a derived table both backends flatten.
+    """
+    if len(plan.steps) > MAX_STEPS:
+        raise NotSupportedError(
+            f"The funnel of flow {plan.flow.key!r} has {len(plan.steps)} steps; "
+            f"at most {MAX_STEPS} are supported."
         )
-    return progress.values("pk", *fields).annotate(**annotations).order_by()
+    quote = connections[using].ops.quote_name
+    inner_sql, inner_params = (
+        progress.order_by()
+        .values("id", "entered_at", *fields)
+        .query.get_compiler(using=using)
+        .as_sql()
+    )
+    meta = StepState._meta
+    progress_id, step_key, outcome, completed_at = (
+        quote(meta.get_field(name).column)
+        for name in ("progress", "step_key", "outcome", "completed_at")
+    )
+    keys = [step.key for step in plan.steps]
+    completed = dialect.time(f"s.{completed_at}")
+    times = [
+        f"MAX(CASE WHEN s.{step_key} = %s THEN {completed} END) AS {time_column(index)}"
+        for index in range(len(keys))
+    ]
+    bits = " ".join(f"WHEN %s THEN {1 << index}" for index in range(len(keys)))
+    mask = f"SUM(CASE WHEN s.{outcome} = %s THEN CASE s.{step_key} {bits} ELSE 0 END END) AS dm"
+    columns = ["p.id", *(f"p.{quote(field)}" for field in fields)]
+    entered = f"p.{quote('entered_at')}"
+    # SQLite allows the progress columns beside GROUP BY id (they depend on it);
+    # PostgreSQL only does so for a base table's key, not a derived table's.
+    group_by = [*columns, entered] if dialect.vendor == "postgresql" else columns[:1]
+    sql = (
+        f"SELECT {', '.join(columns)}, {dialect.time(entered)} AS e, "
+        f"{', '.join(times)}, {mask} "
+        f"FROM ({inner_sql}) AS p LEFT JOIN {quote(meta.db_table)} AS s "
+        f"ON s.{progress_id} = p.id GROUP BY {', '.join(group_by)}"
+    )
+    return sql, [*keys, Outcome.DEFAULTED.value, *keys, *inner_params]
 
 
 class FunnelSQL:
-    """Boolean and numeric SQL expressions over the windowed pivot columns.
+    """SQL expressions of the funnel rules over the windowed pivot columns.
 
-    ``t<i>`` holds step i's time in microseconds, already NULL when it lies outside
-    the conversion window; ``e`` holds the entry time.
+    ``t<i>`` holds step i's time, already NULL when it lies outside the conversion
+    window; ``e`` holds the entry time.
     """
 
-    def __init__(self, plan: FunnelPlan, vendor_name: str) -> None:
+    def __init__(self, plan: FunnelPlan, dialect: Dialect) -> None:
         self.plan = plan
-        self.vendor = vendor_name
+        self.dialect = dialect
 
     def base(self, pivot_sql: str, passthrough: list[str], group_sql: str, window_us: int) -> str:
         """A SELECT over the pivot giving ``g`` (the group), ``e``, windowed ``t<i>``, ``d<i>``.
 
         ``passthrough`` names pivot columns kept as they are; ``group_sql`` may use ``e``.
         """
-        raw = [*passthrough, f"{epoch_us('entered_at', self.vendor)} AS e"]
-        windowed = [*passthrough, "e", f"{group_sql} AS g"]
+        columns = [*passthrough, "e", f"{group_sql} AS g"]
         for step in self.plan.steps:
             column, default = time_column(step.index), default_column(step.index)
-            raw += [f"{epoch_us(column, self.vendor)} AS {column}", default]
-            windowed += [
-                f"CASE WHEN {column} - e <= {int(window_us)} THEN {column} END AS {column}",
-                default,
+            inside = self.dialect.within(column, "e", window_us)
+            columns += [
+                f"CASE WHEN {inside} THEN {column} END AS {column}",
+                f"(COALESCE(dm, 0) / {1 << step.index}) %% 2 AS {default}",
             ]
-        return (
-            f"SELECT {', '.join(windowed)} FROM "
-            f"(SELECT {', '.join(raw)} FROM ({pivot_sql}) AS pivot) AS x"
-        )
+        return f"SELECT {', '.join(columns)} FROM ({pivot_sql}) AS pivot"
 
     def reached(self, index: int) -> str:
         """SQL that is true when the subject reached step ``index``."""
@@ -123,6 +114,10 @@ class FunnelSQL:
         """SQL for when the subject started waiting for step ``index``: its anchor's time."""
         anchor = self.plan.steps[index].anchor
         return "e" if anchor is None else time_column(anchor)
+
+    def delta(self, index: int) -> str:
+        """The time step ``index`` took, from its anchor (or entry)."""
+        return f"{time_column(index)} - {self.since(index)}"
 
     def anchor_reached(self, index: int) -> str:
         anchor = self.plan.steps[index].anchor
@@ -139,8 +134,8 @@ class FunnelSQL:
     def finish_delta(self) -> str:
         required = [time_column(index) for index in self.plan.required]
         if not required:
-            return "0"
-        return f"{greatest(required, self.vendor)} - e"
+            return "e - e"
+        return f"{self.dialect.greatest(required)} - e"
 
     @staticmethod
     def flag(condition: str) -> str:

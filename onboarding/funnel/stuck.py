@@ -6,16 +6,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from django.db import connections
 from django.utils import timezone
 
 from onboarding.funnel.population import population
 from onboarding.funnel.query import FunnelQuery
-from onboarding.funnel.sql import FunnelSQL, pivot_queryset
-from onboarding.funnel.timeutil import from_us, to_us
+from onboarding.funnel.sql import FunnelSQL, pivot
 
 Where = Literal["inside", "past"]
-FIELDS = ("subject_type_id", "subject_id", "subject_label", "variant", "version_id", "entered_at")
+FIELDS = ("subject_type_id", "subject_id", "subject_label", "variant", "version_id")
 
 
 @dataclass(frozen=True)
@@ -125,12 +123,11 @@ def stuck_subjects(
     if pop.empty:
         return empty
 
-    sql = FunnelSQL(pop.plan, pop.vendor)
-    pivot_sql, params = (
-        pivot_queryset(pop.plan, pop.progress, FIELDS).query.get_compiler(using=pop.using).as_sql()
-    )
-    base = sql.base(pivot_sql, list(FIELDS[:-1]), "0", pop.window_us)
-    inside = f"{to_us(now)} - e <= {pop.window_us}"
+    dialect = pop.dialect
+    sql = FunnelSQL(pop.plan, dialect)
+    pivot_sql, params = pivot(pop.plan, pop.progress, FIELDS, dialect, pop.using)
+    base = sql.base(pivot_sql, list(FIELDS), "0", pop.window_us)
+    inside = dialect.within(dialect.instant(now), "e", pop.window_us)
     stuck = (
         f"FROM ({base}) AS base WHERE {sql.flag(sql.anchor_reached(target.index))} = 1 "
         f"AND {sql.flag(sql.reached(target.index))} = 0"
@@ -145,25 +142,27 @@ def stuck_subjects(
         f"{sql.since(target.index)} AS since {filtered} "
         f"ORDER BY since, subject_type_id, subject_id{limit}"
     )
-    with connections[pop.using].cursor() as cursor:
+    with dialect.cursor(pop.using) as cursor:
         cursor.execute(counts_sql, list(params))
         total, inside_count = cursor.fetchone()
         cursor.execute(list_sql, list(params))
         rows = cursor.fetchall()
-    now_us = to_us(now)
-    subjects = [
-        StuckSubject(
-            subject_type_id=int(type_id),
-            subject_id=str(subject_id),
-            label=label,
-            variant=variant,
-            version=pop.version_numbers.get(version_id),
-            entered_at=from_us(int(entered)),
-            waiting_since=from_us(int(since)),
-            waited=timedelta(microseconds=now_us - int(since)),
-            inside_window=now_us - int(entered) <= pop.window_us,
+    window = timedelta(microseconds=pop.window_us)
+    subjects = []
+    for type_id, subject_id, label, variant, version_id, entered, since in rows:
+        entered_at, waiting_since = dialect.datetime(entered), dialect.datetime(since)
+        subjects.append(
+            StuckSubject(
+                subject_type_id=int(type_id),
+                subject_id=str(subject_id),
+                label=label,
+                variant=variant,
+                version=pop.version_numbers.get(version_id),
+                entered_at=entered_at,
+                waiting_since=waiting_since,
+                waited=now - waiting_since,
+                inside_window=now - entered_at <= window,
+            )
         )
-        for type_id, subject_id, label, variant, version_id, entered, since in rows
-    ]
     inside_count = int(inside_count or 0)
     return replace(empty, inside=inside_count, past=int(total) - inside_count, subjects=subjects)
