@@ -10,13 +10,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.db.models import Count
 
 from bingo.cards import best_grid_size
 from bingo.demo_nudges import NudgeSummary, seed_nudges
 from bingo.models import CardPrint, CardSettings, GridSize, WordList
 from bingo.onboarding_flows import BINGO, CARDS_PRINTED, WORD_LIST_CREATED
-from onboarding.models import Event, Outcome, Progress, StepState
+from onboarding.funnel import FunnelQuery
+from onboarding.models import Event, Outcome, StepState
 from onboarding.seeding import SeedSummary, align_date_joined, seed_funnel
 
 TEACHER_PREFIX = "teacher"
@@ -185,30 +185,17 @@ def _card_settings(
 
 
 def reach_per_step() -> list[tuple[str, int]]:
-    """Subjects who entered, then who completed each step, from Progress and StepState."""
-    done = dict(
-        StepState.objects.filter(progress__flow__key=BINGO.key, completed_at__isnull=False)
-        .values_list("step_key")
-        .annotate(count=Count("id"))
-    )
-    entered = Progress.objects.filter(flow__key=BINGO.key).count()
-    return [("entered", entered)] + [(key, done.get(key, 0)) for key in BINGO.step_keys]
+    """Subjects who entered, then who reached each step: the funnel admin shows."""
+    result = FunnelQuery(flow=BINGO.key).run()
+    return [("entered", result.entered)] + [(step.key, step.reached) for step in result.steps]
 
 
 def customize_by_variant() -> dict[str, float]:
-    """Per variant: share of those with a word list who then customized their card."""
-    rows = (
-        StepState.objects.filter(
-            progress__flow__key=BINGO.key,
-            step_key__in=["word_list", "customize"],
-            completed_at__isnull=False,
-        )
-        .values_list("progress__variant", "step_key")
-        .annotate(count=Count("id"))
-    )
-    counts = {(variant, step): count for variant, step, count in rows}
+    """Per variant: conversion from word list to customize, within the flow's window."""
+    result = FunnelQuery(flow=BINGO.key, breakdown="variant").run()
     return {
-        variant: counts.get((variant, "customize"), 0) / counts[(variant, "word_list")]
-        for variant in sorted(BINGO.variants)
-        if counts.get((variant, "word_list"))
+        variant: step.conversion_from_previous
+        for variant, group in sorted(result.groups.items())
+        for step in group.steps
+        if step.key == "customize" and step.conversion_from_previous is not None
     }

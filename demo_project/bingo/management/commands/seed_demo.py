@@ -48,7 +48,7 @@ class Command(BaseCommand):
             f"funnel events stored, {funnel.duplicates:,} re-sent duplicates ignored, "
             f"in {funnel.batches} batches."
         )
-        self.stdout.write("Reach per step (Progress and StepState rows):")
+        self.stdout.write("Reach per step (the funnel, within the 14-day window):")
         entered = report.reach[0][1] or 1
         for step, count in report.reach[1:]:
             self.stdout.write(f"  {step:<10} {count:>6}  {100 * count / entered:5.1f} %")
