@@ -293,5 +293,8 @@ from onboarding.nudges.models import (  # noqa: E402, F401
     NudgeRule,
 )
 
+# The funnel rollup lives with the rollups.
+from onboarding.rollups.models import FunnelRollup  # noqa: E402, F401
+
 # Webhook deliveries live with the webhooks.
 from onboarding.webhooks.models import WebhookDelivery  # noqa: E402, F401

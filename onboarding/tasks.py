@@ -2,18 +2,21 @@
 
 Nudges (``onboarding.nudges.evaluate``/``send``), async ingestion
 (``onboarding.ingest.store_batch``), webhooks (``onboarding.webhooks.deliver``) and
-health (``onboarding.health.score``/``alerts``). Schedule them with ``onboarding.beat``.
+health (``onboarding.health.score``/``alerts``) and funnel rollups
+(``onboarding.rollups.refresh``). Schedule them with ``onboarding.beat``.
 """
 
 from onboarding.health.tasks import conversion_alerts, score_subjects
 from onboarding.ingest.tasks import store_batch
 from onboarding.nudges.tasks import evaluate_nudges, send_nudge
+from onboarding.rollups.tasks import refresh_rollups
 from onboarding.webhooks.tasks import deliver_webhook
 
 __all__ = [
     "conversion_alerts",
     "deliver_webhook",
     "evaluate_nudges",
+    "refresh_rollups",
     "score_subjects",
     "send_nudge",
     "store_batch",

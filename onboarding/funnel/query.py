@@ -53,6 +53,8 @@ class FunnelQuery:
     window (``ONBOARDING["WINDOW_DAYS"]``, 14, when the flow declares none).
     ``variants`` and ``versions`` (numbers) filter the population; ``breakdown``
     adds per-group results. ``using`` picks the database alias (a read replica).
+    ``use_rollup=False`` always counts exactly (see ``onboarding.rollups``: the rollup
+    answers when its window is the query's and the breakdown is not by entry week).
     """
 
     flow: str
@@ -63,6 +65,7 @@ class FunnelQuery:
     versions: tuple[int, ...] = ()
     breakdown: Breakdown | None = None
     using: str | None = None
+    use_rollup: bool = True
 
     def __post_init__(self) -> None:
         get_flow(self.flow)  # UnknownFlow names the key

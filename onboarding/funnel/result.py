@@ -61,6 +61,11 @@ class FunnelResult:
     the last required one); its times run from entry to the last required step.
     ``groups`` holds one result per breakdown group, keyed by variant name, version
     number or the ISO date of the entry week's Monday.
+
+    ``source`` is ``"exact"`` (counted from progress now) or ``"rollup"`` (read from
+    the maintained rollup: counts as of ``fresh_as_of``, times the middle of a time
+    bucket, within ``onboarding.rollups.buckets.RELATIVE_ERROR``). For exact results
+    ``fresh_as_of`` is ``computed_at``.
     """
 
     flow: str
@@ -74,6 +79,8 @@ class FunnelResult:
     computed_at: datetime
     breakdown: str | None = None
     groups: dict[str, FunnelResult] = field(default_factory=dict)
+    source: str = "exact"
+    fresh_as_of: datetime | None = None
 
     @property
     def finish_rate(self) -> float | None:

@@ -1,5 +1,8 @@
 """Compute a :class:`FunnelResult`: one counting statement, then shaping in Python.
 
+When a maintained rollup matches the query (``onboarding.rollups.answer``) the counts
+come from it instead, without touching the subjects' rows.
+
 The statement (``onboarding.funnel.statements``) pivots each subject's step times
 into one row, applies the window and ordering rules as SQL conditions and counts
 per group and step; Python only shapes its few rows, so the cost stays in the
@@ -9,6 +12,7 @@ database.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from django.utils import timezone
 
@@ -17,18 +21,33 @@ from onboarding.funnel.population import Population, grouping, population
 from onboarding.funnel.query import FunnelQuery
 from onboarding.funnel.result import FunnelResult, StepResult
 from onboarding.funnel.statements import ENTRY, Count, Counts, count
+from onboarding.rollups.answer import rollup_counts, rollup_state_for
 
 # The group of a breakdown value absent from the data: every count is zero.
 _MISSING = object()
 
 
+class Source(NamedTuple):
+    """Where the counts came from, and as of when (``None``: now)."""
+
+    name: str
+    fresh_as_of: datetime | None
+
+
 def run_funnel(query: FunnelQuery) -> FunnelResult:
     pop = population(query)
     groups = grouping(pop)
-    counts: Counts = {} if pop.empty else count(pop, groups)
+    rollup = None if pop.record is None else rollup_state_for(pop)
+    if rollup is not None:
+        field = {"variant": "variant", "version": "version_id"}.get(query.breakdown or "")
+        counts: Counts = rollup_counts(pop, field)
+        source = Source("rollup", rollup.fresh_as_of)
+    else:
+        counts = {} if pop.empty else count(pop, groups)
+        source = Source("exact", None)
     computed_at = timezone.now()
     if groups is None:
-        return _result(pop, counts, 0, computed_at)
+        return _result(pop, counts, 0, computed_at, source)
     raw_by_key = {groups.key(raw): raw for raw, _ in counts if raw is not None}
     keys = sorted(set(groups.known) | set(raw_by_key), key=groups.order)
     return _result(
@@ -36,9 +55,11 @@ def run_funnel(query: FunnelQuery) -> FunnelResult:
         counts,
         None,
         computed_at,
+        source,
         breakdown=query.breakdown,
         groups={
-            key: _result(pop, counts, raw_by_key.get(key, _MISSING), computed_at) for key in keys
+            key: _result(pop, counts, raw_by_key.get(key, _MISSING), computed_at, source)
+            for key in keys
         },
     )
 
@@ -48,6 +69,7 @@ def _result(
     counts: Counts,
     group: object,
     computed_at: datetime,
+    source: Source,
     *,
     breakdown: str | None = None,
     groups: dict[str, FunnelResult] | None = None,
@@ -90,4 +112,6 @@ def _result(
         computed_at=computed_at,
         breakdown=breakdown,
         groups=groups or {},
+        source=source.name,
+        fresh_as_of=source.fresh_as_of or computed_at,
     )
