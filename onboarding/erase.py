@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
@@ -64,7 +65,7 @@ def pseudonym(subject_type: ContentType, subject_id: str | int) -> str:
         SALT, f"{subject_type.app_label}.{subject_type.model}:{subject_id}", algorithm="sha256"
     ).digest()
     model = subject_type.model_class()
-    pk = model._meta.pk if model is not None else None
+    pk: Any = model._meta.pk if model is not None else None
     if pk is not None and pk.is_relation:
         pk = pk.target_field
     if isinstance(pk, models.IntegerField):
@@ -100,7 +101,7 @@ def erase(subject_type: ContentType, subject_id: str | int) -> ErasureReport:
         actor_cleared = logins_deleted = 0
         if subject_type.model_class() is get_user_model():
             # The user also acted for other subjects (a team): those events stay, unnamed.
-            actor_cleared = Event.objects.filter(actor_id=original).update(actor=None)
+            actor_cleared = Event.objects.filter(actor__pk=original).update(actor=None)
             logins_deleted, _by_model = Login.objects.filter(user_id=original).delete()
         logins_deleted += Login.objects.filter(**mine).delete()[0]
     return ErasureReport(

@@ -12,16 +12,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from onboarding import signals
+from onboarding.bulk import insert_new, lock_or_create, update_rows
 from onboarding.conf import onboarding_settings
 from onboarding.declarations import Flow
 from onboarding.erase import refuse_erased
 from onboarding.exceptions import InvalidEvent, NoDefault
-from onboarding.models import Event, EventKind, FlowRecord, Outcome, Progress, StepState
+from onboarding.models import (
+    Event,
+    EventKind,
+    FlowRecord,
+    FlowVersion,
+    Outcome,
+    Progress,
+    StepState,
+)
 from onboarding.progress_state import StepChange, apply_event
 from onboarding.registry import get_flow
 from onboarding.subjects import SubjectRef, ref, resolve
@@ -172,6 +181,21 @@ def _select_progress(
     return rows
 
 
+def _existing_progress(keys: list[tuple[int, int, str]]) -> set[tuple[int, int, str]]:
+    """Which of ``keys`` have a progress row (read without locking, keys only)."""
+    found: set[tuple[int, int, str]] = set()
+    by_group: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for flow_id, type_id, subject_id in keys:
+        by_group[(flow_id, type_id)].append(subject_id)
+    for (flow_id, type_id), subject_ids in sorted(by_group.items()):
+        found.update(
+            Progress.objects.filter(
+                flow_id=flow_id, subject_type_id=type_id, subject_id__in=subject_ids
+            ).values_list("flow_id", "subject_type_id", "subject_id")
+        )
+    return found
+
+
 def _new_progress(item: _Prepared) -> Progress:
     subject_key = f"{item.subject_ref.type_id}:{item.subject_ref.id}"
     return Progress(
@@ -186,8 +210,11 @@ def _new_progress(item: _Prepared) -> Progress:
     )
 
 
-def _lock_progress(prepared: list[_Prepared]) -> dict[tuple[int, int, str], Progress]:
-    """Get or create every subject's progress row, locked until the transaction ends."""
+def _lock_progress(
+    prepared: list[_Prepared],
+) -> tuple[dict[tuple[int, int, str], Progress], set[tuple[int, int, str]]]:
+    """Get or create every subject's progress row, locked until the transaction ends;
+    also the keys of the rows that were missing."""
     wanted: dict[tuple[int, int, str], _Prepared] = {}
     for item in prepared:
         key = (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
@@ -195,10 +222,16 @@ def _lock_progress(prepared: list[_Prepared]) -> dict[tuple[int, int, str], Prog
         if first is None or item.event.occurred_at < first.event.occurred_at:
             wanted[key] = item
     keys = sorted(wanted)
+    locked = lock_or_create(
+        [_new_progress(wanted[key]) for key in keys], ["flow", "subject_type", "subject_id"]
+    )
+    if locked is not None:
+        return _locked_rows(prepared, locked)
     # Locking before inserting is safe for one row only: a batch holding locks while
     # it waits on another's uncommitted insert could deadlock with it.
-    rows = _select_progress(keys, lock=len(keys) == 1)
-    missing = [key for key in keys if key not in rows]
+    rows = _select_progress(keys, lock=True) if len(keys) == 1 else {}
+    present = set(rows) if len(keys) == 1 else _existing_progress(keys)
+    missing = [key for key in keys if key not in present]
     if missing:
         # Inserted in key order; a concurrent writer's rows are ignored, then read.
         Progress.objects.bulk_create(
@@ -206,7 +239,33 @@ def _lock_progress(prepared: list[_Prepared]) -> dict[tuple[int, int, str], Prog
         )
     if missing or len(keys) > 1:
         rows = _select_progress(keys, lock=True)
-    return rows
+    return rows, set(missing)
+
+
+def _locked_rows(
+    prepared: list[_Prepared], locked: list[tuple[Progress, bool]]
+) -> tuple[dict[tuple[int, int, str], Progress], set[tuple[int, int, str]]]:
+    """Index the rows :func:`~onboarding.bulk.lock_or_create` gave, with their flow and
+    version attached as ``select_related`` would (versions of older entries: one query)."""
+    flows = {item.record.pk: item.record for item in prepared}
+    versions = {
+        record.current_version_id: record.current_version
+        for record in flows.values()
+        if record.current_version is not None
+    }
+    older = {row.version_id for row, _new in locked} - set(versions)
+    if older:
+        versions.update(FlowVersion.objects.in_bulk(older))
+    rows: dict[tuple[int, int, str], Progress] = {}
+    created: set[tuple[int, int, str]] = set()
+    for row, new in locked:
+        row.flow = flows[row.flow_id]
+        row.version = versions[row.version_id]
+        key = (row.flow_id, row.subject_type_id, row.subject_id)
+        rows[key] = row
+        if new:
+            created.add(key)
+    return rows, created
 
 
 def _send_signals(changes: list[StepChange], prepared: _Prepared, progress: Progress) -> None:
@@ -243,36 +302,23 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
         return TrackResult(accepted=0, duplicates=duplicates)
 
     with transaction.atomic():
-        progress_rows = _lock_progress(prepared)
+        progress_rows, created = _lock_progress(prepared)
         # Under the progress locks an erasure waits on: see onboarding.erase.
-        refuse_erased(_named(prepared))
-        # Checked under the progress locks: a concurrent batch re-sending the same ids
-        # for the same subjects waits for us, then sees our rows.
-        known = set()
-        ids = [item.event.id for item in prepared]
-        for start in range(0, len(ids), 500):
-            known.update(
-                Event.objects.filter(id__in=ids[start : start + 500]).values_list("id", flat=True)
-            )
-        fresh = [item for item in prepared if item.event.id not in known]
+        refuse_erased(_named(prepared, created))
+        for one in prepared:
+            progress = progress_rows[_progress_key(one)]
+            one.event.flow = one.record
+            one.event.subject_type_id = one.subject_ref.type_id
+            one.event.subject_id = one.subject_ref.id
+            one.event.actor = one.actor if getattr(one.actor, "pk", None) else None
+            one.event.variant = progress.variant
+            one.event.version_id = progress.version_id
+        stored = _store_new([one.event for one in prepared])
+        fresh = [one for one in prepared if one.event.id in stored]
         duplicates += len(prepared) - len(fresh)
-
         by_progress: dict[int, list[_Prepared]] = defaultdict(list)
-        for item in fresh:
-            key = (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
-            progress = progress_rows[key]
-            item.event.flow = item.record
-            item.event.subject_type_id = item.subject_ref.type_id
-            item.event.subject_id = item.subject_ref.id
-            item.event.actor = item.actor if getattr(item.actor, "pk", None) else None
-            item.event.variant = progress.variant
-            item.event.version_id = progress.version_id
-            by_progress[progress.pk].append(item)
-        Event.objects.bulk_create(
-            [item.event for item in fresh],
-            ignore_conflicts=True,
-            batch_size=onboarding_settings.BATCH_SIZE,
-        )
+        for one in fresh:
+            by_progress[progress_rows[_progress_key(one)].pk].append(one)
         _apply(by_progress, {row.pk: row for row in progress_rows.values()})
     return TrackResult(
         accepted=len(fresh),
@@ -281,12 +327,46 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
     )
 
 
-def _named(prepared: list[_Prepared]) -> set[tuple[int, str]]:
-    """Every subject and acting user a batch names, as ``(content type id, id)``."""
-    named = {(item.subject_ref.type_id, item.subject_ref.id) for item in prepared}
+def _progress_key(item: _Prepared) -> tuple[int, int, str]:
+    return (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
+
+
+def _store_new(events: list[Event]) -> set[uuid.UUID]:
+    """Insert the events whose id is new; the ids inserted (the others are duplicates)."""
+    size = onboarding_settings.BATCH_SIZE
+    inserted = insert_new(events, batch_size=size)
+    if inserted is not None:
+        return inserted
+    # No INSERT ... RETURNING: read the known ids under the progress locks (a concurrent
+    # batch re-sending the same ids for the same subjects waits for us, then sees ours).
+    ids = [event.id for event in events]
+    known: set[uuid.UUID] = set()
+    for start in range(0, len(ids), size):
+        known.update(
+            Event.objects.filter(id__in=ids[start : start + size]).values_list("id", flat=True)
+        )
+    new = [event for event in events if event.id not in known]
+    Event.objects.bulk_create(new, ignore_conflicts=True, batch_size=size)
+    return {event.id for event in new}
+
+
+def _named(prepared: list[_Prepared], created: set[tuple[int, int, str]]) -> set[tuple[int, str]]:
+    """The subjects and acting users of a batch that may have been erased, as
+    ``(content type id, id)``.
+
+    An erasure renames the subject's progress, so a subject whose progress row was
+    found under its own id is not erased: only new rows, and actors acting for
+    another subject (a team's member), need a look (none in the steady state).
+    """
+    named: set[tuple[int, str]] = set()
     for item in prepared:
+        subject = (item.subject_ref.type_id, item.subject_ref.id)
+        if _progress_key(item) in created:
+            named.add(subject)
         if isinstance(item.actor, models.Model) and item.actor.pk is not None:
-            named.add((ContentType.objects.get_for_model(item.actor).pk, str(item.actor.pk)))
+            actor = (ContentType.objects.get_for_model(item.actor).pk, str(item.actor.pk))
+            if actor != subject:
+                named.add(actor)
     return named
 
 
@@ -328,19 +408,15 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
                     finisher = item
         required = [step["key"] for step in progress.version.steps if not step["optional"]]
         times = [getattr(states.get((progress_pk, key)), "completed_at", None) for key in required]
-        progress.finished_at = max(times) if times and all(times) else None
+        done = [time for time in times if time is not None]
+        progress.finished_at = max(done) if times and len(done) == len(times) else None
         if progress.finished_at and not was_finished:
             pending_signals.append(([], finisher, progress, True))
         # bulk_update() does not apply auto_now.
         progress.updated_at = timezone.now()
 
-    StepState.objects.bulk_create(new_states, batch_size=onboarding_settings.BATCH_SIZE)
-    StepState.objects.bulk_update(
-        list(changed_states.values()),
-        ["outcome", "completed_at", "first_seen_at", "skipped_at"],
-        batch_size=onboarding_settings.BATCH_SIZE,
-    )
-    Progress.objects.bulk_update(
+    _save_states(new_states, list(changed_states.values()))
+    update_rows(
         [progress_by_pk[pk] for pk in by_progress],
         ["entered_at", "last_event_at", "finished_at", "updated_at"],
         batch_size=onboarding_settings.BATCH_SIZE,
@@ -356,6 +432,36 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
             )
         else:
             _send_signals(changes, item, progress)
+
+
+STATE_FIELDS = ["outcome", "completed_at", "first_seen_at", "skipped_at"]
+
+
+def _save_states(new: list[StepState], changed: list[StepState]) -> None:
+    """New and changed step states in one upsert where the database has them."""
+    size = onboarding_settings.BATCH_SIZE
+    if not connections[
+        router.db_for_write(StepState)
+    ].features.supports_update_conflicts_with_target:
+        StepState.objects.bulk_create(new, batch_size=size)
+        update_rows(changed, STATE_FIELDS, batch_size=size)
+        return
+    # Changed rows go in as copies without their key, so that one statement takes all.
+    copies = [
+        StepState(
+            progress_id=state.progress_id,
+            step_key=state.step_key,
+            **{name: getattr(state, name) for name in STATE_FIELDS},
+        )
+        for state in changed
+    ]
+    StepState.objects.bulk_create(
+        [*new, *copies],
+        update_conflicts=True,
+        unique_fields=["progress", "step_key"],
+        update_fields=STATE_FIELDS,
+        batch_size=size,
+    )
 
 
 def _steps_touched(flow: Flow, event: Event, progress: Progress) -> list[str]:

@@ -217,3 +217,23 @@ def test_admin_makes_a_key_and_shows_it_once(db):
     assert key.startswith(f"{stored.prefix}.")
     assert stored.created_by == admin_user
     assert send(key_client(key), event(user_subject(admin_user))).status_code == 200
+
+
+def test_a_batch_reads_the_subjects_it_names_in_one_query(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _api_key, key = create_key("crm")
+    client = key_client(key)
+
+    def queries_for(users):
+        with CaptureQueriesContext(connection) as captured:
+            response = send(client, *[event(user_subject(user)) for user in users])
+        assert response.json()["accepted"] == len(users)
+        return len(captured)
+
+    queries_for(UserFactory.create_batch(1))  # first use: flow sync, content types
+    two = queries_for(UserFactory.create_batch(2))
+    twelve = queries_for(UserFactory.create_batch(12))
+
+    assert twelve == two

@@ -27,7 +27,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if not change:
             obj.prefix, key = new_key()
             obj.hashed_key = hash_key(key)
-            obj.created_by = request.user
+            obj.created_by = request.user  # type: ignore[assignment]  # admin users are real
             # The only time the key is visible: it is stored hashed.
             messages.warning(
                 request,

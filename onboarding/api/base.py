@@ -51,7 +51,7 @@ class OnboardingAPIView(APIView):
         )
         with translation.override(language):
             response = super().dispatch(request, *args, **kwargs)
-            if hasattr(response, "render") and not response.is_rendered:
+            if hasattr(response, "render") and not getattr(response, "is_rendered", True):
                 response.render()
         response.headers.setdefault("Content-Language", language)
         return cors.add_cors_headers(request, response)

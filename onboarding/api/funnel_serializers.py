@@ -74,7 +74,7 @@ class FunnelFiltersSerializer(serializers.Serializer):
 class SecondsField(serializers.FloatField):
     """A ``timedelta`` as seconds."""
 
-    def to_representation(self, value: timedelta) -> float:
+    def to_representation(self, value: timedelta) -> float:  # type: ignore[override]
         return value.total_seconds()
 
 

@@ -18,6 +18,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from onboarding.api.errors import PayloadTooLarge, shown, to_api_exception
 from onboarding.api.models import ApiKey
 from onboarding.api.serializers import EventSerializer
+from onboarding.api.subjects import prefetch_subjects
 from onboarding.conf import onboarding_settings
 from onboarding.exceptions import OnboardingError
 from onboarding.tracking import EventInput, track_many
@@ -92,7 +93,9 @@ def ingest(payload: Any, *, who: Any, api_key: ApiKey | None) -> BatchResult:
     valid: list[tuple[int, EventInput]] = []
     # One serializer validates every item, as DRF's ListSerializer does: binding fresh
     # fields per event would cost more than storing it.
-    serializer = EventSerializer(context={"api_key": api_key})
+    # Subjects named by an API key's events are read up front, one query per type.
+    subjects = prefetch_subjects(events) if api_key else {}
+    serializer = EventSerializer(context={"api_key": api_key, "subjects": subjects})
     for index, raw in enumerate(events):
         try:
             data = serializer.run_validation(raw)

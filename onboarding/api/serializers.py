@@ -99,7 +99,7 @@ class SubjectSerializer(serializers.Serializer):
                 {"type": [_("Unknown subject type %(type)s.") % {"type": shown(attrs["type"])}]}
             )
         # A batch often names the same subjects again: looked up once per batch.
-        cache = self.context.setdefault("subjects", {})
+        cache = self.context.setdefault("subjects", {})  # type: ignore[attr-defined]
         key = (content_type.pk, attrs["id"])
         if key not in cache:
             cache[key] = find_subject(content_type, attrs["id"])
@@ -240,4 +240,5 @@ class EventErrorSerializer(serializers.Serializer):
 class BatchResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(help_text="Events stored now.")
     duplicates = serializers.IntegerField(help_text="Events whose id was already stored.")
-    errors = EventErrorSerializer(many=True, help_text="Invalid events, not stored.")
+    # A field named like Serializer.errors: fine for an output-only serializer.
+    errors = EventErrorSerializer(many=True, help_text="Invalid events, not stored.")  # type: ignore[assignment]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -29,3 +33,29 @@ def find_subject(content_type: ContentType, subject_id: str) -> models.Model | N
         return model._default_manager.filter(pk=subject_id).first()
     except (ValueError, TypeError, OverflowError, ValidationError):
         return None
+
+
+def prefetch_subjects(events: Iterable[Any]) -> dict[tuple[int, str], models.Model]:
+    """The subjects a batch names, one query per subject type, keyed like the serializer's
+    per-batch cache: ``(content type id, str(pk))``. Ids not found are left out."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for event in events:
+        subject = event.get("subject") if isinstance(event, dict) else None
+        if not isinstance(subject, dict):
+            continue
+        label, subject_id = subject.get("type"), subject.get("id")
+        if isinstance(label, str) and isinstance(subject_id, (str, int)):
+            wanted[label].add(str(subject_id).strip())
+    found: dict[tuple[int, str], models.Model] = {}
+    for label, ids in wanted.items():
+        content_type = subject_type(label)
+        model = content_type.model_class() if content_type else None
+        if content_type is None or model is None:
+            continue
+        try:
+            rows = model._default_manager.in_bulk(list(ids))
+        except (ValueError, TypeError, OverflowError, ValidationError):
+            continue  # an id the key cannot hold: the serializer names it
+        for pk, obj in rows.items():
+            found[(content_type.pk, str(pk))] = obj
+    return found
