@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -100,9 +101,17 @@ def get_progress(who: Any, flow: str) -> FlowProgress:
 
 
 def build_progress(
-    declaration: Flow, row: Progress | None, *, default_variant: str = ""
+    declaration: Flow,
+    row: Progress | None,
+    *,
+    default_variant: str = "",
+    step_states: Iterable[StepState] | None = None,
 ) -> FlowProgress:
-    """Combine the declaration (titles, URLs) with a progress row (may be ``None``)."""
+    """Combine the declaration (titles, URLs) with a progress row (may be ``None``).
+
+    ``step_states``: the row's states when the caller read them already (else
+    ``row.step_states``).
+    """
     if row is None:
         version_steps = [
             {
@@ -117,7 +126,8 @@ def build_progress(
         states: dict[str, StepState] = {}
     else:
         version_steps = row.version.steps
-        states = {state.step_key: state for state in row.step_states.all()}
+        given = row.step_states.all() if step_states is None else step_states
+        states = {state.step_key: state for state in given}
 
     declared = {step.key: step for step in declaration.steps}
     steps: list[StepProgress] = []
