@@ -58,7 +58,7 @@ def progress_of_flow(who: Any, flow: str) -> FlowProgress:
     states = [
         StepState(progress=row, **{name: getattr(one, f"state_{name}") for name in STATE_FIELDS})
         for one in joined
-        if one.state_id is not None
+        if getattr(one, "state_id", None) is not None
     ]
     subject_key = f"{subject_ref.type_id}:{subject_ref.id}"
     return build_progress(
