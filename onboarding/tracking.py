@@ -435,6 +435,8 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
 
 
 STATE_FIELDS = ["outcome", "completed_at", "first_seen_at", "skipped_at"]
+# EventKind.values builds a new list on every access: read once.
+BUILT_IN_KINDS = frozenset(EventKind.values)
 
 
 def _save_states(new: list[StepState], changed: list[StepState]) -> None:
@@ -472,7 +474,7 @@ def _steps_touched(flow: Flow, event: Event, progress: Progress) -> list[str]:
     """
     if event.kind == EventKind.NUDGED:
         return []
-    if event.kind in EventKind.values:
+    if event.kind in BUILT_IN_KINDS:
         return [event.step_key] if event.step_key else []
     version_keys = set(progress.version.step_keys)
     return [step.key for step in flow.steps_completed_by(event.kind) if step.key in version_keys]
