@@ -26,6 +26,8 @@ ENTRIES: dict[str, dict[str, Any]] = {
     "onboarding-nudges": {"task": "onboarding.nudges.evaluate", "schedule": HOUR},
     "onboarding-health-scores": {"task": "onboarding.health.score", "schedule": 6 * HOUR},
     "onboarding-conversion-alerts": {"task": "onboarding.health.alerts", "schedule": 24 * HOUR},
+    # Open cohorts only: older entry days are final, so an hourly refresh stays cheap.
+    "onboarding-funnel-rollups": {"task": "onboarding.rollups.refresh", "schedule": HOUR},
 }
 
 
