@@ -6,25 +6,12 @@ read them here. Opt-outs may be added or removed by staff.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from onboarding.admin_mixins import ReadOnlyAdminMixin
 from onboarding.nudges.models import NudgeDelivery, NudgeOptOut, NudgeRule
 from onboarding.nudges.stats import Lift, rule_lift
-
-
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _percent(value: float | None) -> str:
@@ -32,7 +19,7 @@ def _percent(value: float | None) -> str:
 
 
 @admin.register(NudgeRule)
-class NudgeRuleAdmin(_ReadOnly, admin.ModelAdmin):
+class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "key",
         "flow",
@@ -108,7 +95,7 @@ class NudgeRuleAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(NudgeDelivery)
-class NudgeDeliveryAdmin(_ReadOnly, admin.ModelAdmin):
+class NudgeDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "rule",
