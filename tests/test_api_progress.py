@@ -295,3 +295,32 @@ def test_a_user_without_a_subject_gets_400(db, client_for):
 
     assert response.status_code == 400
     assert "subject" in response.json()
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [
+        [],
+        [("signup", "complete")],
+        [("signup", "complete"), ("profile", "skip"), ("invite", "dismiss")],
+        [
+            ("signup", "complete"),
+            ("profile", "complete"),
+            ("project", "default"),
+            ("publish", "complete"),
+        ],
+    ],
+    ids=["new", "started", "skipped-and-dismissed", "finished"],
+)
+def test_the_fast_response_equals_the_documented_serializer(user, actions):
+    from onboarding import accept_default, dismiss, skip
+    from onboarding.api.queries import progress_of_flow
+    from onboarding.api.serializers import FlowProgressSerializer, progress_data
+
+    do = {"complete": complete, "skip": skip, "dismiss": dismiss, "default": accept_default}
+    for step, action in actions:
+        do[action](user, "wizard", step)
+    progress = progress_of_flow(user, "wizard")
+
+    assert progress_data(progress) == FlowProgressSerializer(progress).data
+    assert progress_data(progress)["steps"] == FlowProgressSerializer(progress).data["steps"]

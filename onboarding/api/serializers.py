@@ -59,6 +59,53 @@ class FlowProgressSerializer(serializers.Serializer):
         return progress.next_step.key if progress.next_step else None
 
 
+_WHEN = serializers.DateTimeField()
+
+
+def _when(value: Any) -> Any:
+    return None if value is None else _WHEN.to_representation(value)
+
+
+def progress_data(progress: Any) -> dict[str, Any]:
+    """What :class:`FlowProgressSerializer` gives (the schema), built directly: every
+    progress route answers with it, and DRF's per-field calls cost as much as the read.
+    ``tests/test_api_progress.py`` holds the two equal."""
+    flow = progress.flow
+    return {
+        "flow": flow.key,
+        "title": str(flow.title),
+        "description": str(flow.description),
+        "ordered": bool(flow.ordered),
+        "steps": [
+            {
+                "key": step.key,
+                "title": str(step.title),
+                "description": str(step.description),
+                "url": str(step.url),
+                "optional": bool(step.optional),
+                "estimated_seconds": int(step.estimated_seconds),
+                "has_default": bool(step.has_default),
+                "default_label": str(step.default_label),
+                "status": step.status,
+                "outcome": None if step.outcome is None else str(step.outcome),
+                "completed_at": _when(step.completed_at),
+                "is_next": bool(step.is_next),
+            }
+            for step in progress.steps
+        ],
+        "done": int(progress.done),
+        "total": int(progress.total),
+        "percent": int(progress.percent),
+        "seconds_left": int(progress.seconds_left),
+        "next_step": progress.next_step.key if progress.next_step else None,
+        "variant": str(progress.variant),
+        "version": None if progress.version is None else int(progress.version),
+        "entered_at": _when(progress.entered_at),
+        "finished_at": _when(progress.finished_at),
+        "finished": bool(progress.finished),
+    }
+
+
 class StrictSerializer(serializers.Serializer):
     """Refuses any field it does not declare, naming it: no mass assignment of
     user, subject, times, variant or version."""

@@ -27,9 +27,6 @@ from onboarding.registry import get_flow, registry
 from onboarding.tracking import accept_default, complete, dismiss, skip
 
 ACTIONS = {"complete": complete, "default": accept_default, "skip": skip, "dismiss": dismiss}
-# One bound serializer for every response: binding fresh fields (deep copies) per
-# request cost about as much as reading the progress. It keeps no state between calls.
-PROGRESS = api_serializers.FlowProgressSerializer()
 
 
 @csrf_exempt  # it changes nothing; a POST to a wrong path is a 404 too, not a CSRF page
@@ -75,7 +72,7 @@ class FlowListView(OnboardingAPIView):
         paginator = CappedPagination()
         flows = sorted(registry.all(), key=lambda flow: flow.key)
         page = paginator.paginate_queryset(flows, request, view=self) or []
-        data = [PROGRESS.to_representation(one) for one in progress_of_flows(who(request), page)]
+        data = [api_serializers.progress_data(one) for one in progress_of_flows(who(request), page)]
         return paginator.get_paginated_response(data)
 
 
@@ -87,7 +84,7 @@ class ProgressView(OnboardingAPIView):
 
     def get(self, request: Request, flow: str) -> Response:
         progress = progress_of_flow(who(request), flow)
-        return Response(PROGRESS.to_representation(progress))
+        return Response(api_serializers.progress_data(progress))
 
 
 @extend_schema(
@@ -113,7 +110,7 @@ class StepActionView(OnboardingAPIView):
         ACTIONS[self.action_name](
             actor, flow, step, source="api", event_id=body.validated_data.get("id")
         )
-        return Response(PROGRESS.to_representation(progress_of_flow(actor, flow)))
+        return Response(api_serializers.progress_data(progress_of_flow(actor, flow)))
 
 
 @extend_schema(
