@@ -197,3 +197,21 @@ def test_clear_errors_for_a_missing_file_and_a_bad_batch_size(tmp_path):
         run(tmp_path / "missing.jsonl")
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         run(write(tmp_path), "--batch-size", "0")
+
+
+def test_a_batch_reads_the_subjects_it_names_in_one_query(tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import UserFactory
+
+    def queries_for(count):
+        users = UserFactory.create_batch(count)
+        path = write(tmp_path, *[line("signup", "2024-05-01T10:00:00Z", u.pk) for u in users])
+        with CaptureQueriesContext(connection) as captured:
+            out, _err = run(path)
+        assert f"{count} events stored" in out
+        return len(captured)
+
+    queries_for(1)  # first use: flow sync, content types
+    assert queries_for(12) == queries_for(2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from rest_framework.exceptions import ValidationError
 
 from onboarding.api.ingest import BatchResult, _flatten, store
 from onboarding.api.serializers import EventSerializer
+from onboarding.api.subjects import prefetch_subjects
 from onboarding.conf import onboarding_settings
 from onboarding.tracking import EventInput
 
@@ -110,45 +111,64 @@ def import_events(
 ) -> ImportReport:
     """Validate and store the events of ``lines`` (raw JSONL lines) in batches.
 
-    ``on_batch(report, new_errors)`` is called after each stored batch. Blank lines are
+    ``on_batch(report, new_errors)`` is called after each stored batch of ``batch_size``
+    lines (valid or not, so progress moves on a file of bad lines too). Blank lines are
     skipped; line numbers count from 1.
     """
     size = batch_size or onboarding_settings.BATCH_SIZE
     report = ImportReport()
-    batch: list[tuple[int, EventInput]] = []
-    errors: list[tuple[int, str, str]] = []
-    # One serializer per batch: its cache of named subjects is dropped with the batch.
-    serializer = EventSerializer(context={"names_subjects": True})
-
-    def flush() -> None:
-        nonlocal batch, errors, serializer
-        result = BatchResult()
-        store(batch, result)
-        report.accepted += result.accepted
-        report.duplicates += result.duplicates
-        errors += [(e["index"], e["field"], e["message"]) for e in result.errors]
-        errors.sort()
-        report.errors += errors
+    for chunk in _chunks(enumerate(lines, start=1), size):
+        report.lines = chunk[-1][0]
+        outcome = _import_chunk(chunk)
+        report.accepted += outcome.accepted
+        report.duplicates += outcome.duplicates
+        found = sorted(outcome.found)
+        report.errors += found
         if on_batch is not None:
-            on_batch(report, errors)
-        batch, errors = [], []
-        serializer = EventSerializer(context={"names_subjects": True})
+            on_batch(report, found)
+    return report
 
-    for number, raw in enumerate(lines, start=1):
-        report.lines = number
+
+@dataclass
+class _ChunkResult:
+    accepted: int = 0
+    duplicates: int = 0
+    found: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _chunks(items: Iterable[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _import_chunk(chunk: list[tuple[int, bytes]]) -> _ChunkResult:
+    """Decode, validate and store one batch of lines; the subjects it names are read in
+    one query per subject type first."""
+    result = _ChunkResult()
+    decoded: list[tuple[int, dict[str, Any]]] = []
+    for number, raw in chunk:
         if not raw.strip():
             continue
         try:
-            data = serializer.run_validation(_prepare(_decode(raw.strip())))
+            decoded.append((number, _prepare(_decode(raw.strip()))))
         except LineError as error:
-            errors.append((number, error.field, error.message))
+            result.found.append((number, error.field, error.message))
+    subjects = prefetch_subjects(data for _number, data in decoded)
+    serializer = EventSerializer(context={"names_subjects": True, "subjects": subjects})
+    valid: list[tuple[int, EventInput]] = []
+    for number, data in decoded:
+        try:
+            valid.append((number, _to_input(serializer.run_validation(data))))
         except ValidationError as error:
-            errors += [(number, name, message) for name, message in _flatten(error.detail)]
-        else:
-            batch.append((number, _to_input(data)))
-        # Every ``size`` lines, valid or not, so progress moves on a file of bad lines too.
-        if number % size == 0:
-            flush()
-    if batch or errors:
-        flush()
-    return report
+            result.found += [(number, name, message) for name, message in _flatten(error.detail)]
+    stored = BatchResult()
+    store(valid, stored)
+    result.accepted, result.duplicates = stored.accepted, stored.duplicates
+    result.found += [(e["index"], e["field"], e["message"]) for e in stored.errors]
+    return result
