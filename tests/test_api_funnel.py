@@ -105,6 +105,8 @@ def test_json_report_gives_the_funnels_numbers(log, analyst):
     assert (steps["project"]["defaulted"], steps["project"]["defaulted_share"]) == (1, 1.0)
     assert steps["invite"]["median_seconds"] is None
     assert (body["groups"], body["comparison"]) == ([], None)
+    assert body["source"] == "exact"
+    assert body["fresh_as_of"] == body["computed_at"]
 
 
 @pytest.mark.parametrize(
@@ -249,3 +251,14 @@ def test_an_embed_token_never_reads_the_funnel(log):
     client.credentials(HTTP_AUTHORIZATION=f"Embed {make_embed_token(superuser)}")
 
     assert client.get(URL).status_code == 403
+
+
+def test_a_report_answered_by_the_rollup_says_so(log, analyst):
+    from onboarding.rollups.build import refresh_rollup
+
+    refresh_rollup("wizard", rebuild=True)
+
+    body = analyst.get(URL).json()
+
+    assert (body["source"], body["entered"], body["finished"]) == ("rollup", 3, 1)
+    assert body["fresh_as_of"] is not None

@@ -162,6 +162,16 @@ class FunnelReportSerializer(FunnelGroupSerializer):
     ordered = serializers.BooleanField(source="result.ordered")
     filters = FunnelFiltersEchoSerializer(source="query")
     computed_at = serializers.DateTimeField(source="result.computed_at")
+    source = serializers.ChoiceField(
+        source="result.source",
+        choices=["exact", "rollup"],
+        help_text="exact: counted now; rollup: read from the maintained rollup.",
+    )
+    fresh_as_of = serializers.DateTimeField(
+        source="result.fresh_as_of",
+        allow_null=True,
+        help_text="When the counts were made (the rollup's last refresh).",
+    )
     entered = serializers.IntegerField(source="result.entered")
     finished = serializers.IntegerField(source="result.finished")
     finish_rate = serializers.FloatField(source="result.finish_rate", allow_null=True)
