@@ -20,6 +20,31 @@ def _chunks(items: Sequence[M], size: int) -> list[Sequence[M]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
+# Values psycopg adapts as they are: on PostgreSQL these skip the field's preparation,
+# which costs more than the insert for a batch of plain rows.
+_NATIVE = (
+    models.UUIDField,
+    models.IntegerField,
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.FloatField,
+)
+
+
+def _column(field: Any, values: Sequence[Any], connection: Any) -> list[Any]:
+    """``values`` of ``field`` as the database takes them."""
+    target = field.target_field if field.is_relation else field
+    if connection.vendor == "postgresql":
+        if isinstance(target, _NATIVE):
+            return list(values)
+        if isinstance(target, models.DateTimeField) and all(
+            value is None or value.tzinfo is not None for value in values
+        ):
+            return list(values)
+    return [field.get_db_prep_save(value, connection) for value in values]
+
+
 def _db_value(field: Any, obj: models.Model, connection: Any) -> Any:
     return field.get_db_prep_save(getattr(obj, field.attname), connection)
 
@@ -60,7 +85,10 @@ def insert_new(objs: Sequence[M], *, batch_size: int) -> set[uuid.UUID] | None:
                 f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM UNNEST({arrays})"
             )
             for chunk in _chunks(objs, batch_size):
-                params = [[_db_value(field, obj, connection) for obj in chunk] for field in fields]
+                params = [
+                    _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
+                    for field in fields
+                ]
                 cursor.execute(unnest + returning, params)
                 inserted.update(uuid.UUID(str(value)) for (value,) in cursor.fetchall())
             return inserted
@@ -93,7 +121,10 @@ def update_rows(objs: Sequence[M], fields: Sequence[str], *, batch_size: int) ->
     pk = quote(meta.pk.column)
     with connection.cursor() as cursor:
         for chunk in _chunks(objs, batch_size):
-            params = [[_db_value(field, obj, connection) for obj in chunk] for field in columns]
+            params = [
+                _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
+                for field in columns
+            ]
             cursor.execute(
                 f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
                 f"FROM UNNEST({arrays}) AS v ({names}) WHERE t.{pk} = v.{pk}",
@@ -132,7 +163,7 @@ def lock_or_create(objs: Sequence[M], unique_fields: Sequence[str]) -> list[tupl
         f"RETURNING {', '.join(quote(f.column) for f in every)}, (xmax = 0)"
     )
     params = [
-        [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for obj in objs]
+        _column(field, [field.pre_save(obj, add=True) for obj in objs], connection)
         for field in fields
     ]
     converters = [field.get_db_converters(connection) for field in every]
