@@ -178,3 +178,40 @@ def lock_or_create(objs: Sequence[M], unique_fields: Sequence[str]) -> list[tupl
                 values[index] = convert(values[index], None, connection)
         result.append((model.from_db(connection.alias, names, values), bool(inserted)))
     return result
+
+
+def upsert_rows(
+    objs: Sequence[M], unique_fields: Sequence[str], update_fields: Sequence[str]
+) -> bool:
+    """Insert ``objs`` (their keys left to the database) or, where a row with the same
+    ``unique_fields`` exists, update its ``update_fields``: one statement per chunk on
+    PostgreSQL. ``False`` elsewhere: nothing was done."""
+    if not objs:
+        return True
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        return False
+    meta: Any = model._meta
+    fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.pk]
+    quote = connection.ops.quote_name
+    unique = ", ".join(quote(meta.get_field(name).column) for name in unique_fields)
+    updates = ", ".join(
+        f"{quote(column)} = EXCLUDED.{quote(column)}"
+        for column in (meta.get_field(name).column for name in update_fields)
+    )
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT * FROM UNNEST({arrays}) ON CONFLICT ({unique}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        for chunk in _chunks(objs, 1000):
+            cursor.execute(
+                sql,
+                [
+                    _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
+                    for field in fields
+                ],
+            )
+    return True

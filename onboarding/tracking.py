@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from onboarding import signals
-from onboarding.bulk import insert_new, lock_or_create, update_rows
+from onboarding.bulk import insert_new, lock_or_create, update_rows, upsert_rows
 from onboarding.conf import onboarding_settings
 from onboarding.declarations import Flow
 from onboarding.erase import refuse_erased
@@ -441,10 +441,11 @@ BUILT_IN_KINDS = frozenset(EventKind.values)
 
 def _save_states(new: list[StepState], changed: list[StepState]) -> None:
     """New and changed step states in one upsert where the database has them."""
+    if upsert_rows([*new, *changed], ["progress", "step_key"], STATE_FIELDS):
+        return
     size = onboarding_settings.BATCH_SIZE
-    if not connections[
-        router.db_for_write(StepState)
-    ].features.supports_update_conflicts_with_target:
+    features = connections[router.db_for_write(StepState)].features
+    if not features.supports_update_conflicts_with_target:
         StepState.objects.bulk_create(new, batch_size=size)
         update_rows(changed, STATE_FIELDS, batch_size=size)
         return
