@@ -51,7 +51,7 @@ widget-size: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/django-admin makemigrations --check --dry-run --pythonpath . --pythonpath demo_project
+	PYTHONPATH=.:demo_project DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/django-admin makemigrations --check --dry-run
 
 # Extras for the targets below, installed on first use (and again when setup.cfg changes).
 $(VENV)/.installed-%: $(VENV)/.installed setup.cfg
