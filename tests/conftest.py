@@ -1,10 +1,15 @@
 import os
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
 
 import tests.celery_app  # noqa: F401  (the Celery app tasks use: eager in this process)
 from tests.factories import UserFactory
 from tests.services import required
+
+# The live test server listens with socketserver's backlog of 5; the concurrency and
+# browser tests open many connections at once, so give it a real server's backlog.
+ThreadedWSGIServer.request_queue_size = 128
 
 
 @pytest.fixture

@@ -78,11 +78,20 @@ def test_concurrent_clients_resending_every_batch_store_each_event_once(live_ser
             session.headers["Authorization"] = f"Api-Key {secret}"
             barrier.wait(timeout=30)
             for batch in work[number]:
-                try:
-                    response = session.post(url, json={"events": batch}, timeout=90)
-                except requests.RequestException as error:
+                # A real client re-sends a batch whose connection broke (on 2 cores the
+                # test server's accept queue can overflow): ids make that harmless.
+                for attempt in range(5):
+                    try:
+                        response = session.post(url, json={"events": batch}, timeout=90)
+                        break
+                    except requests.ConnectionError as error:
+                        with lock:
+                            totals["reconnects"] += 1
+                        last_error = error
+                        time.sleep(0.2 * (attempt + 1))
+                else:
                     with lock:
-                        failures.append(f"client {number}: {error}")
+                        failures.append(f"client {number}: {last_error}")
                     continue
                 with lock:
                     statuses[response.status_code] += 1
@@ -106,7 +115,11 @@ def test_concurrent_clients_resending_every_batch_store_each_event_once(live_ser
     assert failures == []
     sent = CLIENTS * EVENTS_PER_CLIENT
     assert statuses == {200: CLIENTS * (EVENTS_PER_CLIENT // BATCH) * (1 + RESENDS)}
-    assert totals == {"accepted": sent, "duplicates": sent * RESENDS, "errors": 0}
+    # Every event accepted exactly once; all the other sends of it were duplicates. A
+    # batch re-sent after a broken connection may add duplicates, never acceptances.
+    assert totals["accepted"] == sent
+    assert totals["errors"] == 0
+    assert sent * RESENDS <= totals["duplicates"] <= sent * RESENDS + totals["reconnects"] * BATCH
     expected_ids = {uuid.UUID(event["id"]) for own in batches for b in own for event in b}
     assert len(expected_ids) == sent
     assert Event.objects.count() == sent

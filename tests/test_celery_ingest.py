@@ -33,8 +33,14 @@ VISIBILITY_TIMEOUT = 3  # seconds; production keeps Redis's default hour
 @pytest.fixture
 def broker(redis_url):
     """Publish from this process to Redis (not eagerly) for one test."""
+    from celery import _state
+
     from tests.celery_app import app
 
+    # Shared tasks publish through the current app, which is the demo's once the demo
+    # has been imported by an earlier test: make ours current for this test.
+    previous = _state.get_current_app()
+    app.set_current()
     redis.Redis.from_url(redis_url).flushdb()
     saved = {
         key: app.conf[key]
@@ -52,6 +58,8 @@ def broker(redis_url):
     finally:
         _forget_connections(app)
         app.conf.update(saved)
+        _forget_connections(previous)
+        previous.set_current()
 
 
 def _forget_connections(app) -> None:
