@@ -6,7 +6,7 @@ progress only by ``track()``; the admin lets staff look, search and filter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -37,8 +37,30 @@ from onboarding.models import (
     StepState,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 # The query parameter of the admin's "flow" RelatedFieldListFilter.
 FLOW_PARAM = "flow__id__exact"
+
+
+# What the get_queryset() methods below annotate onto the rows their columns read.
+class _FlowCounts(TypedDict):
+    entered_count: int
+
+
+class _ProgressCounts(TypedDict):
+    done_steps: int
+
+
+class _EventLabel(TypedDict):
+    subject_label: str | None
+
+
+def _chosen_flow(request: HttpRequest) -> int | None:
+    """The flow picked in the "flow" filter; None when none is, or the value is no id."""
+    value = request.GET.get(FLOW_PARAM, "")
+    return int(value) if value.isdigit() else None
 
 
 # Flows and versions -----------------------------------------------------------------
@@ -94,7 +116,7 @@ class FlowRecordAdmin(FunnelAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.current_version.number if obj.current_version else None
 
     @admin.display(description=_("subjects entered"), ordering="entered_count")
-    def entered(self, obj: FlowRecord) -> int:
+    def entered(self, obj: WithAnnotations[FlowRecord, _FlowCounts]) -> int:
         return obj.entered_count
 
 
@@ -139,8 +161,8 @@ class VariantFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         flows = FlowRecord.objects.all()
-        if request.GET.get(FLOW_PARAM):
-            flows = flows.filter(pk=request.GET[FLOW_PARAM])
+        if (flow_id := _chosen_flow(request)) is not None:
+            flows = flows.filter(pk=flow_id)
         names = {name for variants in flows.values_list("variants", flat=True) for name in variants}
         return [(name, name) for name in sorted(names)]
 
@@ -246,7 +268,7 @@ class ProgressAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.version.number
 
     @admin.display(description=_("steps done"), ordering="done_steps")
-    def done_count(self, obj: Progress) -> int:
+    def done_count(self, obj: WithAnnotations[Progress, _ProgressCounts]) -> int:
         return obj.done_steps
 
 
@@ -261,8 +283,8 @@ class StepFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         steps = StepRecord.objects.all()
-        if request.GET.get(FLOW_PARAM):
-            steps = steps.filter(version__flow_id=request.GET[FLOW_PARAM])
+        if (flow_id := _chosen_flow(request)) is not None:
+            steps = steps.filter(version__flow_id=flow_id)
         keys = steps.order_by("key").values_list("key", flat=True).distinct()
         return [(key, key) for key in keys]
 
@@ -336,7 +358,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(subject_label=Subquery(label))
 
     @admin.display(description=_("subject"), ordering="subject_id")
-    def subject_display(self, obj: Event) -> str:
+    def subject_display(self, obj: WithAnnotations[Event, _EventLabel]) -> str:
         return obj.subject_label or f"{obj.subject_type.model} {obj.subject_id}"
 
 

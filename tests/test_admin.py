@@ -255,6 +255,17 @@ def test_event_step_filter_lists_the_chosen_flows_steps(admin_client):
     assert "project_created" in [value for value, _ in kind_filter.lookup_choices]
 
 
+@pytest.mark.parametrize("model", [Event, Progress])
+def test_a_flow_filter_value_that_is_no_id_is_not_a_server_error(admin_client, model):
+    start_wizard(1)
+
+    response = admin_client.get(url(model, "changelist"), {"flow__id__exact": "abc"})
+
+    # The admin's own answer to a bad lookup: back to the list with ?e=1.
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
 def test_event_search_by_subject_id_and_name(admin_client):
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     complete(alice, "wizard", "signup")
