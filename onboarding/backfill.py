@@ -188,7 +188,7 @@ class _FlowRunner:
         checkpoint = Checkpoint.objects.filter(name=name).first()
         return checkpoint.value.get("last_pk") if checkpoint else None
 
-    def _run_batch(self, users: list[models.Model]) -> None:
+    def _run_batch(self, users: Sequence[models.Model]) -> None:
         subjects = list(self._new_subjects(users))
         if not subjects:
             return

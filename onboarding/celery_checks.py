@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.checks import Warning, register
 
 from onboarding.conf import DEFAULTS, onboarding_settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 # Countdowns the app's tasks may wait for (retry backoffs), by setting.
 COUNTDOWN_SETTINGS = (
@@ -20,13 +23,14 @@ VISIBILITY_TRANSPORTS = {"redis", "rediss", "sentinel", "sqs"}
 DEFAULT_VISIBILITY_TIMEOUT = 3600
 
 
-def celery_app() -> Any:
-    from celery import current_app
+def celery_app() -> Celery:
+    """The current Celery app itself (not the ``current_app`` proxy)."""
+    from celery.app import app_or_default
 
-    return current_app._get_current_object()
+    return app_or_default()
 
 
-def visibility_timeout(app: Any) -> float | None:
+def visibility_timeout(app: Celery) -> float | None:
     """Seconds after which the broker redelivers an unacknowledged message, if it does."""
     url = app.conf.broker_write_url or app.conf.broker_url or ""
     scheme = str(url).split("://", 1)[0].split("+", 1)[0].lower()

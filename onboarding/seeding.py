@@ -253,10 +253,10 @@ def _variants(flow: Flow, refs: list[SubjectRef]) -> dict[tuple[int, str], str]:
     result = {}
     for one in refs:
         key = (one.type_id, one.id)
-        variant = stored.get(key)
-        if variant is None or variant not in names:
-            variant = assign_variant(flow.key, flow.variants, f"{one.type_id}:{one.id}")
-        result[key] = variant
+        chosen = stored.get(key)
+        if chosen is None or chosen not in names:
+            chosen = assign_variant(flow.key, flow.variants, f"{one.type_id}:{one.id}")
+        result[key] = chosen
     return result
 
 

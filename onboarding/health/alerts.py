@@ -38,17 +38,21 @@ class StepDrop:
         return (self.previous_rate - self.current_rate) / self.previous_rate
 
 
-def _rate(record: FlowRecord, step: str, before: str | None, start: datetime, end: datetime):
+def _rate(
+    record: FlowRecord, step: str, before: str | None, start: datetime, end: datetime
+) -> tuple[float | None, int]:
+    # Who could convert: subjects that entered (first step) or did the previous step.
     if before is None:
-        could = Progress.objects.filter(flow=record, entered_at__gte=start, entered_at__lt=end)
+        count = Progress.objects.filter(
+            flow=record, entered_at__gte=start, entered_at__lt=end
+        ).count()
     else:
-        could = StepState.objects.filter(
+        count = StepState.objects.filter(
             progress__flow=record, step_key=before, completed_at__gte=start, completed_at__lt=end
-        )
+        ).count()
     done = StepState.objects.filter(
         progress__flow=record, step_key=step, completed_at__gte=start, completed_at__lt=end
     ).count()
-    count = could.count()
     return (min(1.0, done / count) if count else None), count
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from celery.result import EagerResult
 from django.db import transaction
@@ -19,8 +18,8 @@ def _publish(batch_id: str, packed: list[PackedEvent]) -> None:
 
     # retry=True: a lost connection is re-established and the publish repeated (a
     # repeat is harmless, storing is idempotent) before giving up with an error.
-    result: Any = store_batch.apply_async(
-        args=[batch_id, packed],
+    result = store_batch.apply_async(
+        args=(batch_id, packed),
         task_id=batch_id,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},

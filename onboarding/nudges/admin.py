@@ -58,10 +58,12 @@ class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def _lift(self, obj: NudgeRule) -> Lift:
-        # One aggregate query per rule, cached on the row for the columns of one line.
-        if not hasattr(obj, "_lift"):
-            obj._lift = rule_lift(obj.pk)
-        return obj._lift
+        # One aggregate query per rule, cached on the row (not on this admin, which every
+        # request shares) for the columns of one line.
+        lift = obj.__dict__.get("_onboarding_lift")
+        if not isinstance(lift, Lift):
+            lift = obj.__dict__["_onboarding_lift"] = rule_lift(obj.pk)
+        return lift
 
     @admin.display(description=_("holdout"))
     def holdout_display(self, obj: NudgeRule) -> str:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -191,13 +192,13 @@ def _process_batch(
         # by the claim token, so each nudge is queued by exactly one evaluator.
         NudgeDelivery.objects.bulk_create(rows, ignore_conflicts=True)
         claimed = list(NudgeDelivery.objects.filter(claim=claim).values_list("pk", "status"))
-        for pk, status in claimed:
+        for pk, claimed_status in claimed:
             report.claimed += 1
-            if status == DeliveryStatus.HELD_OUT:
+            if claimed_status == DeliveryStatus.HELD_OUT:
                 report.held_out += 1
             else:
                 report.queued += 1
-                transaction.on_commit(lambda pk=pk: enqueue(pk))
+                transaction.on_commit(partial(enqueue, pk))
 
 
 def evaluate_rule(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from onboarding.models import StepState
+from onboarding.models import FlowRecord, StepState
 
 
 def _previous_required(steps: list[dict[str, Any]], step_key: str) -> str | None:
@@ -18,7 +18,7 @@ def _previous_required(steps: list[dict[str, Any]], step_key: str) -> str | None
 
 
 def median_step_time(
-    flow_record: Any, step_key: str, *, sample: int = 1000, min_samples: int = 20
+    flow_record: FlowRecord, step_key: str, *, sample: int = 1000, min_samples: int = 20
 ) -> timedelta | None:
     """Median of (completion - previous required step's completion, or entry) over the
     last ``sample`` completions of ``step_key``; ``None`` below ``min_samples``.
@@ -27,20 +27,24 @@ def median_step_time(
     """
     version = flow_record.current_version
     previous = _previous_required(version.steps if version else [], step_key)
-    done = list(
+    rows = (
         StepState.objects.filter(
             progress__flow=flow_record, step_key=step_key, completed_at__isnull=False
         )
         .order_by("-completed_at")
         .values_list("progress_id", "completed_at", "progress__entered_at")[:sample]
     )
-    since = {progress_id: entered for progress_id, _at, entered in done}
+    # The query excludes null completions; the stubs type the column nullable all the same.
+    done = [(progress_id, at, entered) for progress_id, at, entered in rows if at is not None]
+    since: dict[int, datetime] = {progress_id: entered for progress_id, _at, entered in done}
     if previous and flow_record.ordered:
-        since = dict(
-            StepState.objects.filter(
+        since = {
+            progress_id: at
+            for progress_id, at in StepState.objects.filter(
                 progress_id__in=list(since), step_key=previous, completed_at__isnull=False
             ).values_list("progress_id", "completed_at")
-        )
+            if at is not None
+        }
     durations = [
         (at - since[progress_id]).total_seconds()
         for progress_id, at, _entered in done

@@ -12,6 +12,7 @@ from typing import Any
 
 from django import template
 from django.contrib.staticfiles import finders
+from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
@@ -117,6 +118,9 @@ def onboarding_widget(
     from onboarding.api.serializers import FlowProgressSerializer
 
     request = context.get("request")
+    # Rendered without a request (say, in an e-mail): there is nobody to show it to.
+    if not isinstance(request, HttpRequest):
+        return {"show": False}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"show": False}

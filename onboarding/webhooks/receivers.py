@@ -7,6 +7,7 @@ leaves no webhook, and a committed one always has its row even if the broker is 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -29,7 +30,9 @@ def _enqueue(delivery_id: Any) -> None:
     deliver_webhook.delay(str(delivery_id))
 
 
-def record(event: str, flow: str, step: str, payload: dict[str, Any], label: str) -> list[Any]:
+def record(
+    event: str, flow: str, step: str, payload: dict[str, Any], label: str
+) -> list[WebhookDelivery]:
     """A delivery row for each endpoint that wants ``event`` of ``flow``; sent after commit."""
     rows = [
         WebhookDelivery(
@@ -48,7 +51,7 @@ def record(event: str, flow: str, step: str, payload: dict[str, Any], label: str
         row.payload = {"id": str(row.id), "event": event, **payload}
     WebhookDelivery.objects.bulk_create(rows)
     for row in rows:
-        transaction.on_commit(lambda pk=row.pk: _enqueue(pk))
+        transaction.on_commit(partial(_enqueue, row.pk))
     return rows
 
 
