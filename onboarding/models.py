@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from onboarding.subject_fields import SubjectFields, SubjectType
 
 
 class Outcome(models.TextChoices):
@@ -122,7 +122,7 @@ class StepRecord(models.Model):
         return self.key
 
 
-class Progress(models.Model):
+class Progress(SubjectFields):
     """Per-subject, per-flow state derived from the subject's events."""
 
     flow = models.ForeignKey(
@@ -131,11 +131,6 @@ class Progress(models.Model):
     version = models.ForeignKey(
         FlowVersion, verbose_name=_("version"), on_delete=models.PROTECT, related_name="progress"
     )
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.PROTECT, related_name="+"
-    )
-    subject_id = models.CharField(_("subject id"), max_length=64)
-    subject = GenericForeignKey("subject_type", "subject_id")
     subject_label = models.CharField(
         _("subject"), max_length=255, blank=True, help_text=_("str() of the subject at entry.")
     )
@@ -189,7 +184,7 @@ class StepState(models.Model):
         return self.completed_at is not None
 
 
-class Event(models.Model):
+class Event(SubjectFields):
     """One append-only row of the funnel log. ``id`` is the client's idempotency key."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -197,11 +192,6 @@ class Event(models.Model):
         FlowRecord, verbose_name=_("flow"), on_delete=models.PROTECT, related_name="events"
     )
     step_key = models.CharField(_("step"), max_length=100, blank=True)
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.PROTECT, related_name="+"
-    )
-    subject_id = models.CharField(_("subject id"), max_length=64)
-    subject = GenericForeignKey("subject_type", "subject_id")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),
@@ -256,13 +246,10 @@ class Checkpoint(models.Model):
         return self.name
 
 
-class ErasedSubject(models.Model):
+class ErasedSubject(SubjectType):
     """A subject whose data was erased (GDPR), known only by its pseudonym, so that its
     later events are refused (see ``onboarding.erase``)."""
 
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.PROTECT, related_name="+"
-    )
     pseudonym = models.CharField(_("pseudonym"), max_length=64)
     erased_at = models.DateTimeField(_("erased at"), default=timezone.now)
 

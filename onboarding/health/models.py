@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from onboarding.subject_fields import CascadingSubjectFields
 
 
 class Segment(models.TextChoices):
@@ -16,14 +16,9 @@ class Segment(models.TextChoices):
     LAPSED = "lapsed", _("lapsed")
 
 
-class HealthScore(models.Model):
+class HealthScore(CascadingSubjectFields):
     """A subject's score (0-100) and segment at its last computation."""
 
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.CASCADE, related_name="+"
-    )
-    subject_id = models.CharField(_("subject id"), max_length=64)
-    subject = GenericForeignKey("subject_type", "subject_id")
     subject_label = models.CharField(_("subject"), max_length=255, blank=True)
     score = models.PositiveSmallIntegerField(_("score"))
     previous_score = models.PositiveSmallIntegerField(_("previous score"), null=True, blank=True)

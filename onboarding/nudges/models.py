@@ -6,11 +6,11 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from onboarding.subject_fields import CascadingSubjectFields, SubjectFields
 
 
 class NudgeRule(models.Model):
@@ -54,7 +54,7 @@ class DeliveryStatus(models.TextChoices):
     NO_RECIPIENT = "no_recipient", _("no recipient")
 
 
-class NudgeDelivery(models.Model):
+class NudgeDelivery(SubjectFields):
     """A rule's nudge for one subject. The unique row is claimed before any e-mail goes
     out, which makes a nudge at most once per rule and subject."""
 
@@ -67,11 +67,6 @@ class NudgeDelivery(models.Model):
         on_delete=models.CASCADE,
         related_name="nudge_deliveries",
     )
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.PROTECT, related_name="+"
-    )
-    subject_id = models.CharField(_("subject id"), max_length=64)
-    subject = GenericForeignKey("subject_type", "subject_id")
     subject_label = models.CharField(_("subject"), max_length=255, blank=True)
     step_key = models.CharField(
         _("step"),
@@ -106,14 +101,9 @@ class NudgeDelivery(models.Model):
         return f"{self.rule.key}: {self.subject_label or self.subject_id} ({self.status})"
 
 
-class NudgeOptOut(models.Model):
+class NudgeOptOut(CascadingSubjectFields):
     """A subject that wants no more nudges (from the unsubscribe link, or staff)."""
 
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.CASCADE, related_name="+"
-    )
-    subject_id = models.CharField(_("subject id"), max_length=64)
-    subject = GenericForeignKey("subject_type", "subject_id")
     source = models.CharField(_("source"), max_length=30, default="unsubscribe")
     created_at = models.DateTimeField(_("opted out at"), default=timezone.now)
 
@@ -131,7 +121,7 @@ class NudgeOptOut(models.Model):
         return f"{self.subject_type.model} {self.subject_id}"
 
 
-class Login(models.Model):
+class Login(CascadingSubjectFields):
     """A login of a user, counted for the subject it acts for (red-flag rules)."""
 
     user = models.ForeignKey(
@@ -140,10 +130,6 @@ class Login(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
-    subject_type = models.ForeignKey(
-        ContentType, verbose_name=_("subject type"), on_delete=models.CASCADE, related_name="+"
-    )
-    subject_id = models.CharField(_("subject id"), max_length=64)
     at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:
