@@ -269,6 +269,9 @@ class ErasedSubject(SubjectType):
 # The API key model lives with the API; imported here so Django registers it.
 from onboarding.api.models import ApiKey  # noqa: E402, F401
 
+# The funnel's per-subject rows live with the funnel.
+from onboarding.funnel.pathmodel import FunnelPath  # noqa: E402, F401
+
 # Health scores live with the health package.
 from onboarding.health.models import HealthScore  # noqa: E402, F401
 

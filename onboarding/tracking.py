@@ -22,6 +22,7 @@ from onboarding.conf import onboarding_settings
 from onboarding.declarations import Flow
 from onboarding.erase import refuse_erased
 from onboarding.exceptions import InvalidEvent, NoDefault
+from onboarding.funnel.paths import save_paths
 from onboarding.models import (
     Event,
     EventKind,
@@ -421,6 +422,8 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
         ["entered_at", "last_event_at", "finished_at", "updated_at"],
         batch_size=onboarding_settings.BATCH_SIZE,
     )
+    # The funnel's per-subject row, in the same transaction (onboarding.funnel.paths).
+    save_paths([progress_by_pk[pk] for pk in by_progress], states)
     for changes, item, progress, finished in pending_signals:
         if finished:
             signals.flow_finished.send(

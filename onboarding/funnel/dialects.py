@@ -1,9 +1,9 @@
-"""How each supported database stores, compares and returns funnel times.
+"""How each supported database computes funnel times, and what comes back.
 
-SQLite keeps datetimes as text and does interval arithmetic in Python, row by row,
-so there times become integer microseconds since the epoch (exact, and cheap to
-subtract). PostgreSQL's own timestamp arithmetic is exact and fast, so times stay
-``timestamptz`` and differences are intervals.
+Funnel times are integer microseconds since the epoch on both databases (the
+``FunnelPath`` columns): exact, and cheap to compare, subtract and sort. Only the
+conversion of a stored datetime column (``time``, used to rebuild path rows) and a
+few functions differ.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import NotSupportedError, connections, transaction
 from django.db.backends.utils import CursorWrapper
@@ -24,25 +25,25 @@ class Dialect:
     vendor = ""
 
     def time(self, column: str) -> str:
-        """A datetime column as this dialect's time value."""
+        """A datetime column as integer microseconds since the epoch."""
         raise NotImplementedError
 
     def within(self, later: str, earlier: str, window_us: int) -> str:
         """True when ``later - earlier`` is at most the window."""
-        raise NotImplementedError
+        return f"{later} - {earlier} <= {int(window_us)}"
 
     def instant(self, value: datetime) -> str:
         """An aware datetime as a SQL literal time value (generated, never user text)."""
-        raise NotImplementedError
+        return str(to_us(value))
 
     def greatest(self, values: list[str]) -> str:
         raise NotImplementedError
 
     def duration(self, value: object) -> timedelta | None:
-        raise NotImplementedError
+        return None if value is None else timedelta(microseconds=cast(int, value))
 
     def datetime(self, value: object) -> datetime:
-        raise NotImplementedError
+        return from_us(cast(int, value))
 
     @contextmanager
     def cursor(self, using: str) -> Iterator[CursorWrapper]:
@@ -63,45 +64,20 @@ class SQLiteDialect(Dialect):
             f" + CAST(substr(substr({column}, 21) || '000000', 1, 6) AS INTEGER))"
         )
 
-    def within(self, later: str, earlier: str, window_us: int) -> str:
-        return f"{later} - {earlier} <= {int(window_us)}"
-
-    def instant(self, value: datetime) -> str:
-        return str(to_us(value))
-
     def greatest(self, values: list[str]) -> str:
         # SQLite's multi-argument max() is its scalar GREATEST.
         return values[0] if len(values) == 1 else f"max({', '.join(values)})"
-
-    def duration(self, value: object) -> timedelta | None:
-        return None if value is None else timedelta(microseconds=int(value))
-
-    def datetime(self, value: object) -> datetime:
-        return from_us(int(value))
 
 
 class PostgreSQLDialect(Dialect):
     vendor = "postgresql"
 
     def time(self, column: str) -> str:
-        return column
-
-    def within(self, later: str, earlier: str, window_us: int) -> str:
-        # Microseconds, not days: '14 days' would follow daylight saving time in the
-        # session's time zone.
-        return f"{later} - {earlier} <= INTERVAL '{int(window_us)} microseconds'"
-
-    def instant(self, value: datetime) -> str:
-        return f"TIMESTAMPTZ '{value.isoformat()}'"
+        # EXTRACT gives an exact numeric (PostgreSQL 14 and later).
+        return f"CAST(EXTRACT(EPOCH FROM {column}) * 1000000 AS BIGINT)"
 
     def greatest(self, values: list[str]) -> str:
         return values[0] if len(values) == 1 else f"GREATEST({', '.join(values)})"
-
-    def duration(self, value: object) -> timedelta | None:
-        return value  # psycopg returns intervals as timedelta
-
-    def datetime(self, value: object) -> datetime:
-        return value  # type: ignore[return-value]
 
     @contextmanager
     def cursor(self, using: str) -> Iterator[CursorWrapper]:

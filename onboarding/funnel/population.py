@@ -1,4 +1,4 @@
-"""Who is counted: the filtered progress rows of a query, and how they are grouped."""
+"""Who is counted: the filtered funnel path rows of a query, and how they are grouped."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ from django.db import router
 from django.db.models import Max, Min, QuerySet
 
 from onboarding.funnel.dialects import Dialect, dialect_for
+from onboarding.funnel.pathmodel import FunnelPath
 from onboarding.funnel.plan import FunnelPlan, plan_for
 from onboarding.funnel.query import FunnelQuery
-from onboarding.funnel.timeutil import DAY_US, local_date, local_midnight, weeks_between
-from onboarding.models import FlowRecord, FlowVersion, Progress
+from onboarding.funnel.timeutil import (
+    DAY_US,
+    from_us,
+    local_date,
+    local_midnight,
+    to_us,
+    weeks_between,
+)
+from onboarding.models import FlowRecord, FlowVersion
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,11 @@ class Grouping:
 
 @dataclass
 class Population:
-    """The subjects a query counts, ready to be pivoted."""
+    """The subjects a query counts: their filtered funnel path rows.
+
+    ``version_steps`` holds the step keys of every version of the flow, by version id:
+    a path row's step columns follow its version's steps.
+    """
 
     query: FunnelQuery
     plan: FunnelPlan
@@ -36,8 +48,9 @@ class Population:
     dialect: Dialect
     window_us: int
     record: FlowRecord | None
-    progress: QuerySet[Progress]
+    paths: QuerySet[FunnelPath]
     version_numbers: dict[int, int] = field(default_factory=dict)
+    version_steps: dict[int, list[str]] = field(default_factory=dict)
     matches_nothing: bool = False
 
     @property
@@ -48,27 +61,29 @@ class Population:
 
 def population(query: FunnelQuery) -> Population:
     """Resolve the flow record, versions and filters of ``query`` (two small queries)."""
-    using = query.using or router.db_for_read(Progress)
+    using = query.using or router.db_for_read(FunnelPath)
     record = FlowRecord.objects.using(using).filter(key=query.flow).first()
-    numbers = (
-        dict(FlowVersion.objects.using(using).filter(flow=record).values_list("pk", "number"))
+    versions = (
+        FlowVersion.objects.using(using).filter(flow=record).values_list("pk", "number", "steps")
         if record
-        else {}
+        else []
     )
-    progress = (
-        Progress.objects.using(using).filter(flow=record) if record else Progress.objects.none()
+    numbers = {pk: number for pk, number, _steps in versions}
+    steps = {pk: [step["key"] for step in keys] for pk, _number, keys in versions}
+    paths = (
+        FunnelPath.objects.using(using).filter(flow=record) if record else FunnelPath.objects.none()
     )
     if query.entered_from:
-        progress = progress.filter(entered_at__gte=local_midnight(query.entered_from))
+        paths = paths.filter(entered__gte=to_us(local_midnight(query.entered_from)))
     if query.entered_to:
-        progress = progress.filter(
-            entered_at__lt=local_midnight(query.entered_to + timedelta(days=1))
+        paths = paths.filter(
+            entered__lt=to_us(local_midnight(query.entered_to + timedelta(days=1)))
         )
     if query.variants:
-        progress = progress.filter(variant__in=query.variants)
+        paths = paths.filter(variant__in=query.variants)
     version_ids = [pk for pk, number in numbers.items() if number in set(query.versions)]
     if query.versions:
-        progress = progress.filter(version_id__in=version_ids)
+        paths = paths.filter(version_id__in=version_ids)
     return Population(
         query=query,
         plan=plan_for(query.declaration),
@@ -76,8 +91,9 @@ def population(query: FunnelQuery) -> Population:
         dialect=dialect_for(using),
         window_us=query.effective_window_days * DAY_US,
         record=record,
-        progress=progress,
+        paths=paths,
         version_numbers=numbers,
+        version_steps=steps,
         matches_nothing=bool(query.versions) and not version_ids,
     )
 
@@ -110,12 +126,12 @@ def _weeks(pop: Population) -> Grouping:
     query = pop.query
     first, last = query.entered_from, query.entered_to
     if first is None or last is None:
-        bounds = pop.progress.aggregate(first=Min("entered_at"), last=Max("entered_at"))
+        bounds = pop.paths.aggregate(first=Min("entered"), last=Max("entered"))
         if bounds["first"] is None:
             first = last = None
         else:
-            first = first or local_date(bounds["first"])
-            last = last or local_date(bounds["last"])
+            first = first or local_date(from_us(bounds["first"]))
+            last = last or local_date(from_us(bounds["last"]))
     weeks = weeks_between(first, last) if first and last and first <= last else []
     if not weeks:
         return Grouping(sql="0", key=str)

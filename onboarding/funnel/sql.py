@@ -1,18 +1,17 @@
-"""SQL for the funnel rules: the per-subject pivot and the reached conditions."""
+"""SQL for the funnel rules: the per-subject step times and the reached conditions."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 
 from django.db import NotSupportedError, connections
-from django.db.models import QuerySet
 
 from onboarding.funnel.dialects import Dialect
+from onboarding.funnel.pathmodel import MAX_STEPS, time_field
 from onboarding.funnel.plan import FunnelPlan
-from onboarding.models import Outcome, Progress, StepState
+from onboarding.funnel.population import Population
 
-# Step i's "defaulted" flag is bit i of a 64-bit integer.
-MAX_STEPS = 62
+__all__ = ["MAX_STEPS", "FunnelSQL", "default_column", "path_select", "time_column"]
 
 
 def time_column(index: int) -> str:
@@ -23,57 +22,62 @@ def default_column(index: int) -> str:
     return f"d{index}"
 
 
-def pivot(
-    plan: FunnelPlan,
-    progress: QuerySet[Progress],
-    fields: tuple[str, ...],
-    dialect: Dialect,
-    using: str,
-) -> tuple[str, list[object]]:
-    """SQL giving one row per subject: ``id``, ``fields``, ``e``, ``t<i>`` and ``dm``.
+def _positions(pop: Population, key: str) -> dict[int, int]:
+    """Where step ``key`` is in each version of the flow that has it: version id -> position."""
+    found = {}
+    for version_id, keys in pop.version_steps.items():
+        if key in keys:
+            position = keys.index(key)
+            if position >= MAX_STEPS:
+                raise NotSupportedError(
+                    f"Step {key!r} of flow {pop.plan.flow.key!r} is step {position + 1} of "
+                    f"its version; at most {MAX_STEPS} steps are supported."
+                )
+            found[version_id] = position
+    return found
 
-    ``e`` is the entry and ``t<i>`` step i's first completion (NULL if none), as the
-    dialect's time values; ``dm`` has bit i set when that completion was
-    ``defaulted`` (one aggregate for all steps is much cheaper than one per step).
-    ``progress`` supplies the filters, as a derived table both backends flatten.
+
+def _step_sql(pop: Population, key: str) -> tuple[str, str]:
+    """Step ``key``'s time and defaulted flag (0/1) over the path row ``f``.
+
+    Usually every version has the step at the same position: a plain column. When
+    versions differ, a ``CASE`` on the row's version picks its column.
     """
-    if len(plan.steps) > MAX_STEPS:
+    positions = _positions(pop, key)
+    if not positions:
+        return "NULL", "0"
+    if len(set(positions.values())) == 1 and len(positions) == len(pop.version_steps):
+        (position,) = set(positions.values())
+        return f"f.{time_field(position)}", f"((f.defaulted >> {position}) & 1)"
+    times = " ".join(f"WHEN {int(v)} THEN f.{time_field(p)}" for v, p in positions.items())
+    flags = " ".join(f"WHEN {int(v)} THEN ((f.defaulted >> {p}) & 1)" for v, p in positions.items())
+    return f"CASE f.version_id {times} END", f"CASE f.version_id {flags} ELSE 0 END"
+
+
+def path_select(pop: Population, fields: tuple[str, ...] = ()) -> tuple[str, list[object]]:
+    """SQL giving one row per subject: ``id``, ``fields``, ``e``, ``t<i>`` and ``d<i>``.
+
+    Read from the population's ``FunnelPath`` rows (no join, no grouping): ``e`` is the
+    entry and ``t<i>`` the plan's step i's first completion (NULL if none), in
+    microseconds; ``d<i>`` is 1 when that completion was ``defaulted``. ``fields`` are
+    path columns kept as they are.
+    """
+    if len(pop.plan.steps) > MAX_STEPS:
         raise NotSupportedError(
-            f"The funnel of flow {plan.flow.key!r} has {len(plan.steps)} steps; "
+            f"The funnel of flow {pop.plan.flow.key!r} has {len(pop.plan.steps)} steps; "
             f"at most {MAX_STEPS} are supported."
         )
-    quote = connections[using].ops.quote_name
-    inner_sql, inner_params = (
-        progress.order_by()
-        .values("id", "entered_at", *fields)
-        .query.get_compiler(using=using)
-        .as_sql()
-    )
-    meta = StepState._meta
-    progress_id, step_key, outcome, completed_at = (
-        quote(meta.get_field(name).column)
-        for name in ("progress", "step_key", "outcome", "completed_at")
-    )
-    keys = [step.key for step in plan.steps]
-    completed = dialect.time(f"s.{completed_at}")
-    times = [
-        f"MAX(CASE WHEN s.{step_key} = %s THEN {completed} END) AS {time_column(index)}"
-        for index in range(len(keys))
-    ]
-    bits = " ".join(f"WHEN %s THEN {1 << index}" for index in range(len(keys)))
-    mask = f"SUM(CASE WHEN s.{outcome} = %s THEN CASE s.{step_key} {bits} ELSE 0 END END) AS dm"
-    columns = ["p.id", *(f"p.{quote(field)}" for field in fields)]
-    entered = f"p.{quote('entered_at')}"
-    # SQLite allows the progress columns beside GROUP BY id (they depend on it);
-    # PostgreSQL only does so for a base table's key, not a derived table's.
-    group_by = [*columns, entered] if dialect.vendor == "postgresql" else columns[:1]
-    sql = (
-        f"SELECT {', '.join(columns)}, {dialect.time(entered)} AS e, "
-        f"{', '.join(times)}, {mask} "
-        f"FROM ({inner_sql}) AS p LEFT JOIN {quote(meta.db_table)} AS s "
-        f"ON s.{progress_id} = p.id GROUP BY {', '.join(group_by)}"
-    )
-    return sql, [*keys, Outcome.DEFAULTED.value, *keys, *inner_params]
+    quote = connections[pop.using].ops.quote_name
+    inner_sql, inner_params = pop.paths.order_by().query.get_compiler(using=pop.using).as_sql()
+    columns = ["f.progress_id AS id", *(f"f.{quote(name)}" for name in fields), "f.entered AS e"]
+    for step in pop.plan.steps:
+        time, flag = _step_sql(pop, step.key)
+        columns += [
+            f"{time} AS {time_column(step.index)}",
+            f"{flag} AS {default_column(step.index)}",
+        ]
+    sql = f"SELECT {', '.join(columns)} FROM ({inner_sql}) AS f"
+    return sql, list(inner_params)
 
 
 class FunnelSQL:
@@ -88,9 +92,10 @@ class FunnelSQL:
         self.dialect = dialect
 
     def base(self, pivot_sql: str, passthrough: list[str], group_sql: str, window_us: int) -> str:
-        """A SELECT over the pivot giving ``g`` (the group), ``e``, windowed ``t<i>``, ``d<i>``.
+        """A SELECT over :func:`path_select` giving ``g`` (the group), ``e``, windowed
+        ``t<i>`` and ``d<i>``.
 
-        ``passthrough`` names pivot columns kept as they are; ``group_sql`` may use ``e``.
+        ``passthrough`` names its columns kept as they are; ``group_sql`` may use ``e``.
         """
         columns = [*passthrough, "e", f"{group_sql} AS g"]
         for step in self.plan.steps:
@@ -98,7 +103,7 @@ class FunnelSQL:
             inside = self.dialect.within(column, "e", window_us)
             columns += [
                 f"CASE WHEN {inside} THEN {column} END AS {column}",
-                f"(COALESCE(dm, 0) / {1 << step.index}) %% 2 AS {default}",
+                default,
             ]
         return f"SELECT {', '.join(columns)} FROM ({pivot_sql}) AS pivot"
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from onboarding.funnel.population import Grouping, Population
-from onboarding.funnel.sql import FunnelSQL, default_column, pivot
+from onboarding.funnel.sql import FunnelSQL, default_column, path_select
 
 Count = tuple[int, int, timedelta | None, timedelta | None]
 Counts = dict[tuple[object, int], Count]
@@ -39,8 +39,8 @@ def count(pop: Population, groups: Grouping | None) -> Counts:
 def _base(pop: Population, groups: Grouping | None) -> tuple[FunnelSQL, str, list[object]]:
     sql = FunnelSQL(pop.plan, pop.dialect)
     fields = ("variant", "version_id")
-    pivot_sql, params = pivot(pop.plan, pop.progress, fields, pop.dialect, pop.using)
-    base = sql.base(pivot_sql, list(fields), groups.sql if groups else "0", pop.window_us)
+    rows_sql, params = path_select(pop, fields)
+    base = sql.base(rows_sql, list(fields), groups.sql if groups else "0", pop.window_us)
     return sql, base, params
 
 

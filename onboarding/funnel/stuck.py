@@ -6,14 +6,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from django.db import connections
 from django.utils import timezone
 
 from onboarding.funnel.population import population
 from onboarding.funnel.query import FunnelQuery
-from onboarding.funnel.sql import FunnelSQL, pivot
+from onboarding.funnel.sql import FunnelSQL, path_select
+from onboarding.models import Progress
 
 Where = Literal["inside", "past"]
-FIELDS = ("subject_type_id", "subject_id", "subject_label", "variant", "version_id")
+FIELDS = ("variant", "version_id")
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,8 @@ def stuck_subjects(
 
     dialect = pop.dialect
     sql = FunnelSQL(pop.plan, dialect)
-    pivot_sql, params = pivot(pop.plan, pop.progress, FIELDS, dialect, pop.using)
-    base = sql.base(pivot_sql, list(FIELDS), "0", pop.window_us)
+    rows_sql, params = path_select(pop, FIELDS)
+    base = sql.base(rows_sql, ["id", *FIELDS], "0", pop.window_us)
     inside = dialect.within(dialect.instant(now), "e", pop.window_us)
     stuck = (
         f"FROM ({base}) AS base WHERE {sql.flag(sql.anchor_reached(target.index))} = 1 "
@@ -137,10 +139,14 @@ def stuck_subjects(
         where or "", ""
     )
     limit = "" if page_size is None else f" LIMIT {int(page_size)} OFFSET {(page - 1) * page_size}"
+    # Only the stuck rows meet their progress row, for the subject's names.
+    quote = connections[pop.using].ops.quote_name
     list_sql = (
-        f"SELECT subject_type_id, subject_id, subject_label, variant, version_id, e, "
-        f"{sql.since(target.index)} AS since {filtered} "
-        f"ORDER BY since, subject_type_id, subject_id{limit}"
+        "SELECT p.subject_type_id, p.subject_id, p.subject_label, b.variant, b.version_id, "
+        f"b.e, b.since FROM (SELECT id, variant, version_id, e, "
+        f"{sql.since(target.index)} AS since {filtered}) AS b "
+        f"JOIN {quote(Progress._meta.db_table)} AS p ON p.id = b.id "
+        f"ORDER BY b.since, p.subject_type_id, p.subject_id{limit}"
     )
     with dialect.cursor(pop.using) as cursor:
         cursor.execute(counts_sql, list(params))

@@ -67,7 +67,7 @@ def refresh_rollup(
             first, last = _entry_days(record, start, using)
         written = 0
         day = first
-        while day is not None and last is not None and day <= last:
+        while record is not None and day is not None and last is not None and day <= last:
             end = min(day + timedelta(days=CHUNK_DAYS - 1), last)
             written += _count_days(flow, record, day, end, window_days, using)
             day = end + timedelta(days=1)
@@ -125,9 +125,7 @@ def _count_days(
     deltas.append(f"WHEN {finish} THEN {sql.finish_delta()}")
     hits.append(f"WHEN {finish} THEN {sql.flag(sql.finished())}")
     defaults_sql = f"CASE ks.k {' '.join(defaults)} ELSE 0 END" if defaults else "0"
-    seconds = (
-        "CAST(EXTRACT(EPOCH FROM delta) AS DOUBLE PRECISION)" if postgres else "(delta / 1000000.0)"
-    )
+    seconds = "(delta / 1000000.0)"  # deltas are integer microseconds
     ks = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(finish + 1))
     table = FunnelRollup._meta.db_table
     text = (
