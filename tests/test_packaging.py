@@ -86,7 +86,7 @@ def test_wheel_carries_templates_static_locales_migrations_and_py_typed(dist):
     for required in (
         "onboarding/py.typed",
         "onboarding/templates/onboarding/progress.html",
-        "onboarding/migrations/0001_initial.py",
+        "onboarding/migrations/0001_squashed_0007_release_0_1.py",
         "onboarding/templatetags/onboarding_tags.py",
     ):
         assert required in names
@@ -239,7 +239,9 @@ def test_wheel_in_a_fresh_venv_runs_a_new_host_project(dist, tmp_path):
     # The shipped migrations match the models under this Django version.
     _run(*manage, "makemigrations", "onboarding", "--check", "--dry-run", cwd=tmp_path, env=env)
     migrated = _run(*manage, "migrate", "--noinput", cwd=tmp_path, env=env)
-    assert "Applying onboarding.0001_initial... OK" in migrated
+    # A new install applies the squashed 0.1 migration, not the seven it replaces.
+    assert "Applying onboarding.0001_squashed_0007_release_0_1... OK" in migrated
+    assert "0002_api_keys" not in migrated
     output = _run(*manage, "shell", "-c", textwrap.dedent(HOST_SCRIPT), cwd=tmp_path, env=env)
     result = json.loads(output.strip().splitlines()[-1])
 
