@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
@@ -47,7 +46,7 @@ class FunnelAdminMixin:
         name = f"{self.opts.app_label}_{self.opts.model_name}_funnel"
         return reverse(f"{self.admin_site.name}:{name}", args=[pk])
 
-    def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
+    def get_list_display(self, request: HttpRequest) -> list[Any] | tuple[Any, ...]:
         shown = super().get_list_display(request)  # type: ignore[misc]
         if request.user.has_perm(views.PERMISSION):
             return [*shown, "funnel_link"]
