@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test test-sqlite test-postgres lint migrations-check clean
-.PHONY: matrix docs typecheck wheel-test static widget-size
+.PHONY: matrix docs schema typecheck wheel-test static widget-size
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,13 @@ typecheck: $(VENV)/.installed-typecheck
 ## The docs into site/; any warning (a broken link, a page outside the nav) fails.
 docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+## The OpenAPI schema the app serves, into docs/openapi.yaml (validated, no warning);
+## tests/test_docs_schema.py fails when the committed file differs from the code's.
+schema: $(VENV)/.installed
+	PYTHONPATH=.:demo_project DJANGO_SETTINGS_MODULE=tests.settings $(VENV)/bin/django-admin \
+		spectacular --validate --fail-on-warn --custom-settings tests.openapi.SETTINGS \
+		--file docs/openapi.yaml
 
 ## Build the sdist and wheel, install the wheel into a fresh venv and run a new project.
 wheel-test: $(VENV)/.installed
