@@ -53,12 +53,17 @@ def refresh_rollup(
     now = now or timezone.now()
     window_days = declaration.effective_window_days()
     wanted = signature(plan_for(declaration), window_days)
-    state = RollupState.load(flow, using)
-    rebuild = rebuild or state is None or state.signature != wanted
     rows = FunnelRollup.objects.using(using)
     with transaction.atomic(using=using):
-        record = FlowRecord.objects.using(using).filter(key=flow).first()
-        start: date | None = None if rebuild else state.open_from  # type: ignore[union-attr]
+        # Refreshes of one flow take turns on its row: two at once would each delete
+        # what the other had not yet written and both insert, doubling the counts.
+        record = FlowRecord.objects.using(using).select_for_update().filter(key=flow).first()
+        # Read under the lock, so a refresh that waited starts where the other ended.
+        state = RollupState.load(flow, using)
+        start: date | None = (
+            None if rebuild or state is None or state.signature != wanted else state.open_from
+        )
+        rebuild = start is None
         if record is None:
             first = last = None
         else:
