@@ -8,15 +8,88 @@ more than the rows themselves. On other databases both fall back to the ORM.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connections, models, router
 
 M = TypeVar("M", bound=models.Model)
+T = TypeVar("T")
 
 
-def _chunks(items: Sequence[M], size: int) -> list[Sequence[M]]:
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement to run with others; ``rows``: whether it returns rows."""
+
+    sql: str
+    params: Sequence[Any]
+    rows: bool = False
+
+
+@contextmanager
+def pipelined(connection: Any) -> Iterator[None]:
+    """Statements executed inside share one round trip where the driver pipelines
+    (psycopg 3): sent at once, their answers awaited on leaving (errors raised then, as
+    Django's). Each statement still sees the effects and locks of those before it."""
+    connection.ensure_connection()
+    pipeline = getattr(connection.connection, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    with connection.wrap_database_errors, pipeline():
+        yield
+
+
+def array(connection: Any) -> str:
+    """The placeholder of an array parameter in :class:`Statement`: binary with psycopg 3
+    (converting an array to text costs several times as much, and more to parse)."""
+    return "%b" if getattr(connection.connection, "pipeline", None) is not None else "%s"
+
+
+def _cursor(connection: Any) -> Any:
+    """A cursor for :class:`Statement`: with psycopg 3 one that binds parameters on the
+    server (Django's binds them in the query text, and cannot send binary), wrapped as
+    Django's own so that queries are logged and errors translated alike."""
+    connection.ensure_connection()
+    if getattr(connection.connection, "pipeline", None) is None:
+        return connection.cursor()
+    import psycopg
+
+    connection.validate_thread_sharing()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
+def send(connection: Any, statements: Sequence[Statement]) -> None:
+    """Execute ``statements`` in order, reading no rows (inside :func:`pipelined`: not
+    waiting for them)."""
+    for statement in statements:
+        with _cursor(connection) as cursor:
+            cursor.execute(statement.sql, statement.params)
+
+
+def run_together(connection: Any, statements: Sequence[Statement]) -> list[list[Any]]:
+    """Run ``statements`` in order in one round trip (see :func:`pipelined`); the rows of
+    each (``[]`` for those that return none)."""
+    cursors = [_cursor(connection) for _statement in statements]
+    try:
+        with pipelined(connection):
+            for cursor, statement in zip(cursors, statements, strict=True):
+                cursor.execute(statement.sql, statement.params)
+            return [
+                cursor.fetchall() if statement.rows else []
+                for cursor, statement in zip(cursors, statements, strict=True)
+            ]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
@@ -100,6 +173,89 @@ def insert_new(objs: Sequence[M], *, batch_size: int) -> set[uuid.UUID] | None:
     return inserted
 
 
+@dataclass(frozen=True)
+class CopyFrom:
+    """Columns an insert takes from the row of ``model`` whose ``on`` columns match."""
+
+    model: type[models.Model]
+    on: Sequence[str]
+    columns: Sequence[str]
+
+
+def insert_new_statement(
+    model: type[models.Model],
+    values: Mapping[str, Sequence[Any]],
+    connection: Any,
+    *,
+    copy_from: CopyFrom | None = None,
+) -> Statement:
+    """:func:`insert_new` on PostgreSQL, of rows given by column (attribute name: values)
+    plus the columns of ``copy_from``; returns the keys inserted.
+
+    Rows go in by key, so that batches inserting some of the same keys at once wait on
+    each other in one order instead of deadlocking.
+    """
+    meta: Any = model._meta
+    quote = connection.ops.quote_name
+    given = [meta.get_field(name) for name in values]
+    # A column of one value (the flow, the time of receipt...) goes as one parameter:
+    # converting arrays costs more than the insert itself.
+    same = [
+        field is not meta.pk and _one_value(column)  # keys: the rows' count and order
+        for field, column in zip(given, values.values(), strict=True)
+    ]
+    varying = [field for field, one in zip(given, same, strict=True) if not one]
+    names = [quote(field.column) for field in given]
+    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in varying)
+    selected = [
+        f"%s::{field.db_type(connection)}" if one else f"v.{quote(field.column)}"
+        for field, one in zip(given, same, strict=True)
+    ]
+    join = ""
+    if copy_from is not None:
+        other: Any = copy_from.model._meta
+        copied = [meta.get_field(name) for name in copy_from.columns]
+        names += [quote(field.column) for field in copied]
+        selected += [f"j.{quote(other.get_field(name).column)}" for name in copy_from.columns]
+        matches = " AND ".join(
+            f"j.{quote(other.get_field(name).column)} = "
+            + (
+                f"%s::{meta.get_field(name).db_type(connection)}"
+                if _one_value(values[name])
+                else f"v.{quote(meta.get_field(name).column)}"
+            )
+            for name in copy_from.on
+        )
+        join = f" JOIN {quote(other.db_table)} AS j ON {matches}"
+    pk = quote(meta.pk.column)
+    unnest = f"UNNEST({arrays}) AS v ({', '.join(quote(field.column) for field in varying)})"
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(names)}) "
+        f"SELECT {', '.join(selected)} FROM {unnest}{join} "
+        f"ORDER BY v.{pk} ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
+    )
+    columns = dict(zip(values, zip(given, values.values(), same, strict=True), strict=True))
+    scalars = [
+        _column(field, column[:1], connection)[0] for field, column, one in columns.values() if one
+    ]
+    joined = [
+        _column(columns[name][0], values[name][:1], connection)[0]
+        for name in (copy_from.on if copy_from else ())
+        if columns[name][2]
+    ]
+    params = [
+        *scalars,
+        *[_column(field, column, connection) for field, column, one in columns.values() if not one],
+        *joined,
+    ]
+    return Statement(sql, params, rows=True)
+
+
+def _one_value(column: Sequence[Any]) -> bool:
+    first = column[0]
+    return all(value == first for value in column)
+
+
 def update_rows(objs: Sequence[M], fields: Sequence[str], *, batch_size: int) -> None:
     """``bulk_update(objs, fields)``: on PostgreSQL one ``UPDATE ... FROM UNNEST(...)`` per
     chunk, elsewhere the ORM's."""
@@ -110,26 +266,38 @@ def update_rows(objs: Sequence[M], fields: Sequence[str], *, batch_size: int) ->
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(objs, fields, batch_size=batch_size)
         return
-    meta: Any = model._meta
+    run_together(connection, update_statements(objs, fields, connection, batch_size=batch_size))
+
+
+def update_statements(
+    objs: Sequence[M], fields: Sequence[str], connection: Any, *, batch_size: int
+) -> list[Statement]:
+    """The statements of :func:`update_rows` on PostgreSQL."""
+    if not objs:
+        return []
+    meta: Any = type(objs[0])._meta
     targets = [meta.get_field(name) for name in fields]
     columns = [meta.pk, *targets]
     quote = connection.ops.quote_name
     # One typed array per column: VALUES would give its columns no types of its own.
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in columns)
+    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in columns)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in targets)
     names = ", ".join(quote(field.column) for field in columns)
     pk = quote(meta.pk.column)
-    with connection.cursor() as cursor:
-        for chunk in _chunks(objs, batch_size):
-            params = [
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
+        f"FROM UNNEST({arrays}) AS v ({names}) WHERE t.{pk} = v.{pk}"
+    )
+    return [
+        Statement(
+            sql,
+            [
                 _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
                 for field in columns
-            ]
-            cursor.execute(
-                f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
-                f"FROM UNNEST({arrays}) AS v ({names}) WHERE t.{pk} = v.{pk}",
-                params,
-            )
+            ],
+        )
+        for chunk in _chunks(objs, batch_size)
+    ]
 
 
 def lock_or_create(objs: Sequence[M], unique_fields: Sequence[str]) -> list[tuple[M, bool]] | None:
@@ -142,16 +310,25 @@ def lock_or_create(objs: Sequence[M], unique_fields: Sequence[str]) -> list[tupl
     """
     if not objs:
         return []
-    model = type(objs[0])
-    connection = connections[router.db_for_write(model)]
+    connection = connections[router.db_for_write(type(objs[0]))]
     if connection.vendor != "postgresql":
         return None
+    statement, read = lock_or_create_statement(objs, unique_fields, connection)
+    return read(run_together(connection, [statement])[0])
+
+
+def lock_or_create_statement(
+    objs: Sequence[M], unique_fields: Sequence[str], connection: Any
+) -> tuple[Statement, Callable[[list[Any]], list[tuple[M, bool]]]]:
+    """The statement of :func:`lock_or_create` (PostgreSQL, ``objs`` not empty) and the
+    function that reads its rows."""
+    model = type(objs[0])
     meta: Any = model._meta
     every = [field for field in meta.concrete_fields if not field.generated]
     fields = [field for field in every if field is not meta.pk]  # the database makes keys
     unique = [meta.get_field(name).column for name in unique_fields]
     quote = connection.ops.quote_name
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in fields)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         # WITH ORDINALITY ... ORDER BY: rows are taken in the order given.
@@ -168,16 +345,17 @@ def lock_or_create(objs: Sequence[M], unique_fields: Sequence[str]) -> list[tupl
     ]
     converters = [field.get_db_converters(connection) for field in every]
     names = [field.attname for field in every]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        stored = cursor.fetchall()
-    result: list[tuple[M, bool]] = []
-    for *values, inserted in stored:
-        for index, field_converters in enumerate(converters):
-            for convert in field_converters:
-                values[index] = convert(values[index], None, connection)
-        result.append((model.from_db(connection.alias, names, values), bool(inserted)))
-    return result
+
+    def read(stored: list[Any]) -> list[tuple[M, bool]]:
+        result: list[tuple[M, bool]] = []
+        for *values, inserted in stored:
+            for index, field_converters in enumerate(converters):
+                for convert in field_converters:
+                    values[index] = convert(values[index], None, connection)
+            result.append((model.from_db(connection.alias, names, values), bool(inserted)))
+        return result
+
+    return Statement(sql, params, rows=True), read
 
 
 def upsert_rows(
@@ -192,6 +370,21 @@ def upsert_rows(
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
         return False
+    run_together(
+        connection, upsert_statements(model, objs, unique_fields, update_fields, connection)
+    )
+    return True
+
+
+def upsert_statements(
+    model: type[models.Model],
+    objs: Sequence[Any],
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+    connection: Any,
+) -> list[Statement]:
+    """The statements of :func:`upsert_rows` on PostgreSQL. ``objs`` may be any objects
+    with the model's field attributes (``progress_id``, not ``progress``)."""
     meta: Any = model._meta
     fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.pk]
     quote = connection.ops.quote_name
@@ -200,18 +393,18 @@ def upsert_rows(
         f"{quote(column)} = EXCLUDED.{quote(column)}"
         for column in (meta.get_field(name).column for name in update_fields)
     )
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in fields)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT * FROM UNNEST({arrays}) ON CONFLICT ({unique}) DO UPDATE SET {updates}"
     )
-    with connection.cursor() as cursor:
-        for chunk in _chunks(objs, 1000):
-            cursor.execute(
-                sql,
-                [
-                    _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
-                    for field in fields
-                ],
-            )
-    return True
+    return [
+        Statement(
+            sql,
+            [
+                _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
+                for field in fields
+            ],
+        )
+        for chunk in _chunks(objs, 1000)
+    ]

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections, models, router, transaction
@@ -17,7 +17,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from onboarding import signals
-from onboarding.bulk import insert_new, lock_or_create, update_rows, upsert_rows
+from onboarding.bulk import (
+    CopyFrom,
+    Statement,
+    array,
+    insert_new,
+    insert_new_statement,
+    lock_or_create,
+    lock_or_create_statement,
+    pipelined,
+    run_together,
+    send,
+    update_rows,
+    update_statements,
+    upsert_statements,
+)
 from onboarding.conf import onboarding_settings
 from onboarding.declarations import Flow
 from onboarding.erase import refuse_erased
@@ -40,6 +54,10 @@ from onboarding.variants import assign_variant
 
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_.:-]{0,49}$")
 STEP_KINDS = {EventKind.COMPLETED, EventKind.DEFAULTED, EventKind.SKIPPED, EventKind.DISMISSED}
+# EventKind.values builds a new list on every access: read once.
+BUILT_IN_KINDS = frozenset(EventKind.values)
+STATE_FIELDS = ["outcome", "completed_at", "first_seen_at", "skipped_at"]
+PROGRESS_FIELDS = ["entered_at", "last_event_at", "finished_at", "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,32 @@ class TrackResult:
     event_ids: list[uuid.UUID] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _EventRow:
+    """An event's own values (no model instance: a batch makes many)."""
+
+    id: uuid.UUID
+    step_key: str
+    kind: str
+    occurred_at: datetime
+    received_at: datetime
+    source: str
+    properties: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _State:
+    """A step state as read and written here (fields as on :class:`StepState`)."""
+
+    pk: int | None
+    progress_id: int
+    step_key: str
+    outcome: str = ""
+    completed_at: datetime | None = None
+    first_seen_at: datetime | None = None
+    skipped_at: datetime | None = None
+
+
 @dataclass
 class _Prepared:
     flow: Flow
@@ -73,7 +117,7 @@ class _Prepared:
     subject: models.Model
     subject_ref: SubjectRef
     actor: Any
-    event: Event
+    event: _EventRow
 
 
 def _normalize_time(value: datetime | None, received_at: datetime) -> datetime:
@@ -133,7 +177,19 @@ def _normalize_id(value: uuid.UUID | str | None) -> uuid.UUID:
         raise InvalidEvent("id", _("%(value)r is not a UUID") % {"value": value}) from None
 
 
-def _prepare(item: EventInput, received_at: datetime, records: dict[str, FlowRecord]) -> _Prepared:
+_Resolved = tuple[models.Model, Any, SubjectRef]
+
+
+def _prepare(
+    item: EventInput,
+    received_at: datetime,
+    records: dict[str, FlowRecord],
+    resolved: dict[int, _Resolved],
+    remembered: bool,
+) -> _Prepared:
+    """Check and normalize one event. ``records`` and ``resolved`` (by ``id()`` of the
+    ``who``, alive for the whole batch) hold what the batch looked up already;
+    ``remembered``: flow records may come from this process's memory (PostgreSQL)."""
     flow = get_flow(item.flow)
     kind = str(item.kind)
     if not KIND_PATTERN.match(kind):
@@ -142,16 +198,20 @@ def _prepare(item: EventInput, received_at: datetime, records: dict[str, FlowRec
         raise InvalidEvent("step", _("a %(kind)r event needs a step") % {"kind": kind})
     if item.step:
         flow.step(item.step)  # raises UnknownStep naming the key
-    subject, actor = resolve(item.who)
+    known = resolved.get(id(item.who))
+    if known is None:
+        subject, actor = resolve(item.who)
+        known = resolved[id(item.who)] = (subject, actor, ref(subject))
+    subject, actor, subject_ref = known
     if flow.key not in records:
-        records[flow.key] = flow_record(flow)
+        records[flow.key] = _flow_record(flow, remembered)
     return _Prepared(
         flow=flow,
         record=records[flow.key],
         subject=subject,
-        subject_ref=ref(subject),
+        subject_ref=subject_ref,
         actor=item.actor or actor,
-        event=Event(
+        event=_EventRow(
             id=_normalize_id(item.id),
             step_key=item.step,
             kind=kind,
@@ -200,7 +260,7 @@ def _existing_progress(keys: list[tuple[int, int, str]]) -> set[tuple[int, int, 
 def _new_progress(item: _Prepared) -> Progress:
     subject_key = f"{item.subject_ref.type_id}:{item.subject_ref.id}"
     return Progress(
-        flow=item.record,
+        flow_id=item.record.pk,
         version=item.record.current_version,
         subject_type_id=item.subject_ref.type_id,
         subject_id=item.subject_ref.id,
@@ -216,12 +276,7 @@ def _lock_progress(
 ) -> tuple[dict[tuple[int, int, str], Progress], set[tuple[int, int, str]]]:
     """Get or create every subject's progress row, locked until the transaction ends;
     also the keys of the rows that were missing."""
-    wanted: dict[tuple[int, int, str], _Prepared] = {}
-    for item in prepared:
-        key = (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
-        first = wanted.get(key)
-        if first is None or item.event.occurred_at < first.event.occurred_at:
-            wanted[key] = item
+    wanted = _first_by_progress(prepared)
     keys = sorted(wanted)
     locked = lock_or_create(
         [_new_progress(wanted[key]) for key in keys], ["flow", "subject_type", "subject_id"]
@@ -285,15 +340,48 @@ def _send_signals(changes: list[StepChange], prepared: _Prepared, progress: Prog
             )
 
 
+# Flow records read by this process, by database and flow key, with the fingerprint of
+# the declaration they matched. On PostgreSQL a batch takes them from here and checks
+# them in its first round trip, instead of reading them in one of their own before it.
+_RECORDS: dict[tuple[str, str], tuple[str, FlowRecord]] = {}
+
+
+class _StaleRecord(Exception):
+    """A remembered flow record changed in the database since it was read."""
+
+
+def _flow_record(flow: Flow, remembered: bool) -> FlowRecord:
+    alias = router.db_for_write(FlowRecord)
+    fingerprint = flow.fingerprint()
+    cached = _RECORDS.get((alias, flow.key)) if remembered else None
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    record = flow_record(flow)
+    _RECORDS[(alias, flow.key)] = (fingerprint, record)
+    return record
+
+
 def track_many(items: Iterable[EventInput]) -> TrackResult:
     """Record many events at once; all or nothing. Ids already stored count as duplicates."""
+    items = list(items)  # alive until the end: the batch's lookups are keyed by id()
+    if not _pipelines():
+        return _track_many(items, remembered=False)
+    try:
+        return _track_many(items, remembered=True)
+    except _StaleRecord:
+        # Rolled back before commit and before any signal: again, records read anew.
+        return _track_many(items, remembered=False)
+
+
+def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
     received_at = timezone.now()
     records: dict[str, FlowRecord] = {}
+    resolved: dict[int, _Resolved] = {}
     prepared: list[_Prepared] = []
     seen: set[uuid.UUID] = set()
     duplicates = 0
     for item in items:
-        one = _prepare(item, received_at, records)
+        one = _prepare(item, received_at, records, resolved, remembered)
         if one.event.id in seen:
             duplicates += 1
             continue
@@ -303,24 +391,29 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
         return TrackResult(accepted=0, duplicates=duplicates)
 
     with transaction.atomic():
-        progress_rows, created = _lock_progress(prepared)
-        # Under the progress locks an erasure waits on: see onboarding.erase.
+        progress_rows, created, stored, states = _write_pipelined(
+            prepared, check=remembered
+        ) or _write(prepared)
+        # Under the progress locks an erasure waits on (see onboarding.erase); refusing
+        # rolls the events back too.
         refuse_erased(_named(prepared, created))
-        for one in prepared:
-            progress = progress_rows[_progress_key(one)]
-            one.event.flow = one.record
-            one.event.subject_type_id = one.subject_ref.type_id
-            one.event.subject_id = one.subject_ref.id
-            one.event.actor = one.actor if getattr(one.actor, "pk", None) else None
-            one.event.variant = progress.variant
-            one.event.version_id = progress.version_id
-        stored = _store_new([one.event for one in prepared])
+        # Only the events this batch stored act: an id stored by another batch (for any
+        # subject) is a duplicate here.
         fresh = [one for one in prepared if one.event.id in stored]
         duplicates += len(prepared) - len(fresh)
         by_progress: dict[int, list[_Prepared]] = defaultdict(list)
         for one in fresh:
             by_progress[progress_rows[_progress_key(one)].pk].append(one)
-        _apply(by_progress, {row.pk: row for row in progress_rows.values()})
+        # A row made for a subject whose every event turned out stored by another batch
+        # (the same id sent for another subject at the same moment): it never entered.
+        unentered = [
+            row.pk
+            for key, row in progress_rows.items()
+            if key in created and row.pk not in by_progress
+        ]
+        if unentered:
+            Progress.objects.filter(pk__in=unentered).delete()
+        _apply(by_progress, {row.pk: row for row in progress_rows.values()}, states)
     return TrackResult(
         accepted=len(fresh),
         duplicates=duplicates,
@@ -330,6 +423,138 @@ def track_many(items: Iterable[EventInput]) -> TrackResult:
 
 def _progress_key(item: _Prepared) -> tuple[int, int, str]:
     return (item.record.pk, item.subject_ref.type_id, item.subject_ref.id)
+
+
+_Key = tuple[int, int, str]
+_Written = tuple[dict[_Key, Progress], set[_Key], set[uuid.UUID], dict[tuple[int, str], _State]]
+PROGRESS_KEY = ("flow_id", "subject_type_id", "subject_id")
+STATE_COLUMNS = ("id", "progress_id", "step_key", *STATE_FIELDS)
+
+
+def _pipelines() -> bool:
+    """Whether batches are written by :func:`_write_pipelined`."""
+    alias = router.db_for_write(Event)
+    return connections[alias].vendor == "postgresql" and all(
+        router.db_for_write(model) == alias for model in (Progress, StepState, FlowRecord)
+    )
+
+
+def _write_pipelined(prepared: list[_Prepared], *, check: bool) -> _Written | None:
+    """On PostgreSQL, in one round trip: lock or create the progress rows, insert the new
+    events (variant and version copied from their progress row), read the step states;
+    with ``check``, also the flow records, so that remembered ones are known current
+    (else :class:`_StaleRecord`, raised before the transaction commits). ``None``
+    elsewhere."""
+    if not _pipelines():
+        return None
+    connection = connections[router.db_for_write(Event)]
+    wanted = _first_by_progress(prepared)
+    keys = sorted(wanted)
+    lock, read_locked = lock_or_create_statement(
+        [_new_progress(wanted[key]) for key in keys],
+        ["flow", "subject_type", "subject_id"],
+        connection,
+    )
+    insert = insert_new_statement(
+        Event,
+        _event_columns(prepared),
+        connection,
+        copy_from=CopyFrom(Progress, on=PROGRESS_KEY, columns=("variant", "version_id")),
+    )
+    records = {one.record.pk: one.record.current_version_id for one in prepared}
+    statements = [lock, insert, _states_statement(keys, connection)]
+    if check:
+        statements.append(
+            Statement(
+                "SELECT id, current_version_id FROM "
+                f"{connection.ops.quote_name(FlowRecord._meta.db_table)} WHERE id = ANY(%s)",
+                [list(records)],
+                rows=True,
+            )
+        )
+    locked, inserted, found, *current = run_together(connection, statements)
+    if check and dict(current[0]) != records:
+        raise _StaleRecord
+    rows, created = _locked_rows(prepared, read_locked(locked))
+    states = {(row[1], row[2]): _State(*row) for row in found}
+    return rows, created, {value for (value,) in inserted}, states
+
+
+def _event_columns(prepared: list[_Prepared]) -> dict[str, list[Any]]:
+    """The batch's events by column, as :class:`Event` stores them (bar variant and version)."""
+    return {
+        "id": [one.event.id for one in prepared],
+        "flow_id": [one.record.pk for one in prepared],
+        "step_key": [one.event.step_key for one in prepared],
+        "subject_type_id": [one.subject_ref.type_id for one in prepared],
+        "subject_id": [one.subject_ref.id for one in prepared],
+        "actor_id": [getattr(one.actor, "pk", None) for one in prepared],
+        "kind": [one.event.kind for one in prepared],
+        "occurred_at": [one.event.occurred_at for one in prepared],
+        "received_at": [one.event.received_at for one in prepared],
+        "source": [one.event.source for one in prepared],
+        "properties": [one.event.properties for one in prepared],
+    }
+
+
+def _states_statement(keys: list[_Key], connection: Any) -> Statement:
+    """The step states of the progress rows of ``keys`` (run after they are locked)."""
+    quote = connection.ops.quote_name
+    progress: Any = Progress._meta
+    arrays = ", ".join(
+        f"{array(connection)}::{progress.get_field(name).db_type(connection)}[]"
+        for name in ("flow", "subject_type", "subject_id")
+    )
+    columns = ", ".join(f"s.{quote(name)}" for name in STATE_COLUMNS)
+    matches = " AND ".join(f"p.{quote(name)} = k.{quote(name)}" for name in PROGRESS_KEY)
+    sql = (
+        f"SELECT {columns} FROM {quote(StepState._meta.db_table)} AS s "
+        f"JOIN {quote(progress.db_table)} AS p ON p.id = s.progress_id "
+        f"JOIN UNNEST({arrays}) AS k ({', '.join(quote(n) for n in PROGRESS_KEY)}) ON {matches}"
+    )
+    return Statement(sql, [list(column) for column in zip(*keys, strict=True)], rows=True)
+
+
+def _write(prepared: list[_Prepared]) -> _Written:
+    """What :func:`_write_pipelined` does, through the ORM, statement by statement."""
+    progress_rows, created = _lock_progress(prepared)
+    events = []
+    for one in prepared:
+        progress = progress_rows[_progress_key(one)]
+        events.append(
+            Event(
+                id=one.event.id,
+                flow=one.record,
+                step_key=one.event.step_key,
+                subject_type_id=one.subject_ref.type_id,
+                subject_id=one.subject_ref.id,
+                actor=one.actor if getattr(one.actor, "pk", None) else None,
+                kind=one.event.kind,
+                occurred_at=one.event.occurred_at,
+                received_at=one.event.received_at,
+                variant=progress.variant,
+                version_id=progress.version_id,
+                source=one.event.source,
+                properties=one.event.properties,
+            )
+        )
+    stored = _store_new(events)
+    found = StepState.objects.filter(
+        progress_id__in=[row.pk for row in progress_rows.values()]
+    ).values_list(*STATE_COLUMNS)
+    states = {(row[1], row[2]): _State(*row) for row in found}
+    return progress_rows, created, stored, states
+
+
+def _first_by_progress(prepared: list[_Prepared]) -> dict[_Key, _Prepared]:
+    """The earliest event of each progress row the batch names (its entry if new)."""
+    wanted: dict[_Key, _Prepared] = {}
+    for item in prepared:
+        key = _progress_key(item)
+        first = wanted.get(key)
+        if first is None or item.event.occurred_at < first.event.occurred_at:
+            wanted[key] = item
+    return wanted
 
 
 def _store_new(events: list[Event]) -> set[uuid.UUID]:
@@ -371,15 +596,17 @@ def _named(prepared: list[_Prepared], created: set[tuple[int, int, str]]) -> set
     return named
 
 
-def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Progress]) -> None:
-    """Fold new events into step states and progress; send signals for first completions."""
-    states: dict[tuple[int, str], StepState] = {
-        (state.progress_id, state.step_key): state
-        for state in StepState.objects.filter(progress_id__in=list(by_progress))
-    }
-    new_states: list[StepState] = []
-    changed_states: dict[int, StepState] = {}
+def _apply(
+    by_progress: dict[int, list[_Prepared]],
+    progress_by_pk: dict[int, Progress],
+    states: dict[tuple[int, str], _State],
+) -> None:
+    """Fold new events into step states (``states``: those stored) and progress; send
+    signals for first completions."""
+    new_states: list[_State] = []
+    changed_states: dict[int, _State] = {}
     pending_signals: list[tuple[list[StepChange], _Prepared, Progress, bool]] = []
+    size = onboarding_settings.BATCH_SIZE
     for progress_pk, items in by_progress.items():
         progress = progress_by_pk[progress_pk]
         was_finished = progress.finished_at is not None
@@ -395,7 +622,7 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
             for step_key in step_keys:
                 state = states.get((progress_pk, step_key))
                 if state is None:
-                    state = StepState(progress=progress, step_key=step_key)
+                    state = _State(pk=None, progress_id=progress_pk, step_key=step_key)
                     states[(progress_pk, step_key)] = state
                     new_states.append(state)
                 change = apply_event(state, event.kind, event.occurred_at, step_key)
@@ -416,14 +643,18 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
         # bulk_update() does not apply auto_now.
         progress.updated_at = timezone.now()
 
-    _save_states(new_states, list(changed_states.values()))
-    update_rows(
-        [progress_by_pk[pk] for pk in by_progress],
-        ["entered_at", "last_event_at", "finished_at", "updated_at"],
-        batch_size=onboarding_settings.BATCH_SIZE,
-    )
-    # The funnel's per-subject row, in the same transaction (onboarding.funnel.paths).
-    save_paths([progress_by_pk[pk] for pk in by_progress], states)
+    rows = [progress_by_pk[pk] for pk in by_progress]
+    connection = connections[router.db_for_write(StepState)]
+    # On PostgreSQL the writes below share one round trip.
+    with pipelined(connection):
+        _save_states(new_states, list(changed_states.values()), connection)
+        if connection.vendor == "postgresql":
+            send(connection, update_statements(rows, PROGRESS_FIELDS, connection, batch_size=size))
+        else:
+            update_rows(rows, PROGRESS_FIELDS, batch_size=size)
+        # The funnel's per-subject row, in the same transaction (onboarding.funnel.paths);
+        # it reads outcome and completed_at, which _State has as StepState does.
+        save_paths(rows, cast("dict[tuple[int, str], StepState]", states))
     for changes, item, progress, finished in pending_signals:
         if finished:
             signals.flow_finished.send(
@@ -437,32 +668,26 @@ def _apply(by_progress: dict[int, list[_Prepared]], progress_by_pk: dict[int, Pr
             _send_signals(changes, item, progress)
 
 
-STATE_FIELDS = ["outcome", "completed_at", "first_seen_at", "skipped_at"]
-# EventKind.values builds a new list on every access: read once.
-BUILT_IN_KINDS = frozenset(EventKind.values)
-
-
-def _save_states(new: list[StepState], changed: list[StepState]) -> None:
+def _save_states(new: list[_State], changed: list[_State], connection: Any) -> None:
     """New and changed step states in one upsert where the database has them."""
-    if upsert_rows([*new, *changed], ["progress", "step_key"], STATE_FIELDS):
+    if not new and not changed:
+        return
+    if connection.vendor == "postgresql":
+        send(
+            connection,
+            upsert_statements(
+                StepState, [*new, *changed], ["progress", "step_key"], STATE_FIELDS, connection
+            ),
+        )
         return
     size = onboarding_settings.BATCH_SIZE
-    features = connections[router.db_for_write(StepState)].features
-    if not features.supports_update_conflicts_with_target:
-        StepState.objects.bulk_create(new, batch_size=size)
-        update_rows(changed, STATE_FIELDS, batch_size=size)
+    if not connection.features.supports_update_conflicts_with_target:
+        StepState.objects.bulk_create([_model_state(state) for state in new], batch_size=size)
+        update_rows([_model_state(state) for state in changed], STATE_FIELDS, batch_size=size)
         return
-    # Changed rows go in as copies without their key, so that one statement takes all.
-    copies = [
-        StepState(
-            progress_id=state.progress_id,
-            step_key=state.step_key,
-            **{name: getattr(state, name) for name in STATE_FIELDS},
-        )
-        for state in changed
-    ]
+    # Changed rows go in without their key too, so that one statement takes all.
     StepState.objects.bulk_create(
-        [*new, *copies],
+        [_model_state(state, with_key=False) for state in [*new, *changed]],
         update_conflicts=True,
         unique_fields=["progress", "step_key"],
         update_fields=STATE_FIELDS,
@@ -470,7 +695,16 @@ def _save_states(new: list[StepState], changed: list[StepState]) -> None:
     )
 
 
-def _steps_touched(flow: Flow, event: Event, progress: Progress) -> list[str]:
+def _model_state(state: _State, *, with_key: bool = True) -> StepState:
+    return StepState(
+        pk=state.pk if with_key else None,
+        progress_id=state.progress_id,
+        step_key=state.step_key,
+        **{name: getattr(state, name) for name in STATE_FIELDS},
+    )
+
+
+def _steps_touched(flow: Flow, event: _EventRow, progress: Progress) -> list[str]:
     """The steps an event acts on.
 
     A built-in kind acts on its own step (``nudged`` on none); a custom kind completes

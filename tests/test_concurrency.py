@@ -2,6 +2,7 @@
 
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -10,8 +11,8 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.db import connection
 
-from onboarding import EventInput, TrackResult, track_many
-from onboarding.models import Event, FlowRecord, Progress
+from onboarding import EventInput, TrackResult, signals, track_many
+from onboarding.models import Event, FlowRecord, FlowVersion, Progress
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -138,3 +139,55 @@ def test_batches_over_the_same_subjects_in_any_order_do_not_deadlock(existing):
     assert Progress.objects.count() == len(users)
     for who in users:
         assert snapshot(who)["states"][0][:3] == ("signup", "completed", T0)
+
+
+def test_one_event_id_sent_for_two_subjects_at_once_acts_for_the_stored_one_only():
+    first, second = UserFactory.create_batch(2)
+    event_id = uuid.uuid4()
+    stored = threading.Event()
+
+    def hold(sender, subject, **kwargs):
+        # The first batch keeps its transaction open while the second one inserts the
+        # same id (it waits for this one's outcome inside the database).
+        if subject == first:
+            stored.set()
+            time.sleep(1)
+
+    def send(number: int) -> TrackResult:
+        if number == 1:
+            stored.wait(timeout=10)
+        who = (first, second)[number]
+        return track_many([EventInput(who, "wizard", "signup", occurred_at=T0, id=event_id)])
+
+    signals.step_completed.connect(hold)
+    try:
+        results = in_threads(2, send)
+    finally:
+        signals.step_completed.disconnect(hold)
+
+    assert sorted((r.accepted, r.duplicates) for r in results) == [(0, 1), (1, 0)]
+    assert list(Event.objects.values_list("id", "subject_id")) == [(event_id, str(first.pk))]
+    assert snapshot(first)["states"] == [("signup", "completed", T0, None, None)]
+    # The duplicate did not make the other subject enter the flow.
+    assert not Progress.objects.filter(subject_id=str(second.pk)).exists()
+
+
+def test_a_flow_record_changed_under_a_running_process_is_read_again():
+    users = UserFactory.create_batch(2)
+    track_many([EventInput(users[0], "wizard", "signup", occurred_at=T0)])
+    # Another process made a new current version (same steps) of the flow this process
+    # remembers: new subjects start on it.
+    record = FlowRecord.objects.get(key="wizard")
+    old = record.current_version
+    new = FlowVersion.objects.create(
+        flow=record, number=old.number + 1, fingerprint=old.fingerprint, steps=old.steps
+    )
+    FlowRecord.objects.filter(pk=record.pk).update(current_version=new)
+
+    result = track_many([EventInput(users[1], "wizard", "signup", occurred_at=T0)])
+
+    assert result.accepted == 1
+    versions = dict(Progress.objects.values_list("subject_id", "version_id"))
+    assert versions == {str(users[0].pk): old.pk, str(users[1].pk): new.pk}
+    assert Event.objects.get(subject_id=str(users[1].pk)).version_id == new.pk
+    assert snapshot(users[1])["states"] == [("signup", "completed", T0, None, None)]
