@@ -81,36 +81,37 @@ def path_select(pop: Population, fields: tuple[str, ...] = ()) -> tuple[str, lis
 
 
 class FunnelSQL:
-    """SQL expressions of the funnel rules over the windowed pivot columns.
+    """SQL expressions of the funnel rules over the rows of :func:`path_select`.
 
-    ``t<i>`` holds step i's time, already NULL when it lies outside the conversion
-    window; ``e`` holds the entry time.
+    ``t<i>`` holds step i's first completion, ``e`` the entry (``e <= t<i>``). The
+    window is applied once per step: a chain of non-decreasing times ends with the
+    step's own, so when that one lies within the window every earlier one does too.
+    A NULL time makes its comparisons unknown, which every use treats as false.
     """
 
-    def __init__(self, plan: FunnelPlan, dialect: Dialect) -> None:
+    def __init__(self, plan: FunnelPlan, dialect: Dialect, window_us: int) -> None:
         self.plan = plan
         self.dialect = dialect
+        self.window_us = window_us
 
-    def base(self, pivot_sql: str, passthrough: list[str], group_sql: str, window_us: int) -> str:
-        """A SELECT over :func:`path_select` giving ``g`` (the group), ``e``, windowed
-        ``t<i>`` and ``d<i>``.
+    def base(self, rows_sql: str, passthrough: list[str], group_sql: str) -> str:
+        """A SELECT over ``rows_sql`` giving ``g`` (the group), ``e``, ``t<i>`` and ``d<i>``.
 
         ``passthrough`` names its columns kept as they are; ``group_sql`` may use ``e``.
         """
         columns = [*passthrough, "e", f"{group_sql} AS g"]
         for step in self.plan.steps:
-            column, default = time_column(step.index), default_column(step.index)
-            inside = self.dialect.within(column, "e", window_us)
-            columns += [
-                f"CASE WHEN {inside} THEN {column} END AS {column}",
-                default,
-            ]
-        return f"SELECT {', '.join(columns)} FROM ({pivot_sql}) AS pivot"
+            columns += [time_column(step.index), default_column(step.index)]
+        return f"SELECT {', '.join(columns)} FROM ({rows_sql}) AS pivot"
+
+    def inside(self, index: int) -> str:
+        """True when step ``index`` was completed within the window of entry."""
+        return self.dialect.within(time_column(index), "e", self.window_us)
 
     def reached(self, index: int) -> str:
         """SQL that is true when the subject reached step ``index``."""
         chain = self.plan.chain(index)
-        parts = [f"{time_column(chain[0])} IS NOT NULL"]
+        parts = [self.inside(index)]
         for before, after in pairwise(chain):
             parts.append(f"{time_column(after)} >= {time_column(before)}")
         return " AND ".join(parts)
@@ -134,12 +135,15 @@ class FunnelSQL:
             return "1 = 1"
         if self.plan.ordered:
             return self.reached(required[-1])
-        return " AND ".join(f"{time_column(index)} IS NOT NULL" for index in required)
+        return " AND ".join(self.inside(index) for index in required)
 
     def finish_delta(self) -> str:
+        """Entry to the last required step (in ordered flows, the chain's last time)."""
         required = [time_column(index) for index in self.plan.required]
         if not required:
             return "e - e"
+        if self.plan.ordered:
+            return f"{required[-1]} - e"
         return f"{self.dialect.greatest(required)} - e"
 
     @staticmethod

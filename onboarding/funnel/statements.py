@@ -4,24 +4,31 @@ Both forms count, per group and per step, who reached it, who defaulted, and the
 nearest-rank median and p90 of the time it took. The result is keyed by
 ``(group, k)`` where k is 0 for entry, i + 1 for step i and ``len(steps) + 1`` for
 finishing; the group is ``None`` for everyone when there is a breakdown.
+
+PostgreSQL counts and ranks in the statement (ordered-set aggregates). SQLite has
+none, and its window functions sort every (subject, step) pair slower than Python
+sorts the same integers: there the statement gives each subject's step times (one
+narrow row per subject) and Python ranks them.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
+
+from django.db.backends.utils import CursorWrapper
 
 from onboarding.funnel.population import Grouping, Population
 from onboarding.funnel.sql import FunnelSQL, default_column, path_select
 
 Count = tuple[int, int, timedelta | None, timedelta | None]
 Counts = dict[tuple[object, int], Count]
-Parse = Callable[[Sequence[Sequence[object]]], Counts]
+# Reads the statement's rows from the cursor it ran on.
+Parse = Callable[[CursorWrapper], Counts]
 
 ENTRY = 0
-# Nearest rank ceil(p * n) as integer SQL over the count n.
-MEDIAN_RANK = "((n + 1) / 2)"
-P90_RANK = "((9 * n + 9) / 10)"
 # PostgreSQL's percentile_disc takes row ceil(fraction * n) in double precision. That is
 # the exact nearest rank here: 0.5 is exact, and 0.9's representation error (2.5e-17,
 # relative) is below half an ulp of the product, so 9n/10 never rounds past an integer.
@@ -29,63 +36,70 @@ PERCENTILES = "ARRAY[0.5, 0.9]::float8[]"
 
 
 def count(pop: Population, groups: Grouping | None) -> Counts:
-    build = ordered_set_statement if pop.dialect.vendor == "postgresql" else window_statement
+    build = ordered_set_statement if pop.dialect.vendor == "postgresql" else ranked_in_python
     text, params, parse = build(pop, groups)
     with pop.dialect.cursor(pop.using) as cursor:
         cursor.execute(text, params)
-        return parse(cursor.fetchall())
+        return parse(cursor)
+
+
+def median_rank(n: int) -> int:
+    """The nearest rank ``ceil(n / 2)`` (1-based)."""
+    return (n + 1) // 2
+
+
+def p90_rank(n: int) -> int:
+    """The nearest rank ``ceil(9 n / 10)`` (1-based), in integers (no rounding)."""
+    return (9 * n + 9) // 10
 
 
 def _base(pop: Population, groups: Grouping | None) -> tuple[FunnelSQL, str, list[object]]:
-    sql = FunnelSQL(pop.plan, pop.dialect)
+    sql = FunnelSQL(pop.plan, pop.dialect, pop.window_us)
     fields = ("variant", "version_id")
     rows_sql, params = path_select(pop, fields)
-    base = sql.base(rows_sql, list(fields), groups.sql if groups else "0", pop.window_us)
+    base = sql.base(rows_sql, list(fields), groups.sql if groups else "0")
     return sql, base, params
 
 
-def window_statement(pop: Population, groups: Grouping | None) -> tuple[str, list[object], Parse]:
-    """Unpivot (subject x step) rows and rank them with window functions (SQLite)."""
+def ranked_in_python(pop: Population, groups: Grouping | None) -> tuple[str, list[object], Parse]:
+    """Each subject's group and, per step, ``2 * time + defaulted`` when it reached the step
+    (NULL otherwise); Python counts, sorts and picks the nearest ranks (SQLite).
+
+    Times are never negative (a chain is non-decreasing and starts at entry), and
+    doubling keeps their order, so the sorted codes give the sorted times.
+    """
     sql, base, params = _base(pop, groups)
-    plan = pop.plan
-    finish = len(plan.steps) + 1
-    deltas, defaults, hits = [f"WHEN {ENTRY} THEN 0"], [], [f"WHEN {ENTRY} THEN 1"]
-    for step in plan.steps:
-        k = step.index + 1
-        deltas.append(f"WHEN {k} THEN {sql.delta(step.index)}")
-        defaults.append(f"WHEN {k} THEN {default_column(step.index)}")
-        hits.append(f"WHEN {k} THEN {sql.flag(sql.reached(step.index))}")
-    deltas.append(f"WHEN {finish} THEN {sql.finish_delta()}")
-    hits.append(f"WHEN {finish} THEN {sql.flag(sql.finished())}")
-    defaults_sql = f"CASE ks.k {' '.join(defaults)} ELSE 0 END" if defaults else "0"
-    pseudo = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(finish + 1))
-    if groups:
-        # Level 0 counts everyone (group NULL), level 1 each group: one scan for both.
-        levels = ", lv AS (SELECT 0 AS lv UNION ALL SELECT 1 AS lv)"
-        group_out, join_levels = "CASE WHEN lv.lv = 1 THEN base.g END", " CROSS JOIN lv"
-    else:
-        levels, group_out, join_levels = "", "base.g", ""
-    text = (
-        f"WITH base AS ({base}), ks AS ({pseudo}){levels}, "
-        f"picked AS (SELECT {group_out} AS g, ks.k AS k, "
-        f"CASE ks.k {' '.join(deltas)} END AS delta, {defaults_sql} AS dflt, "
-        f"CASE ks.k {' '.join(hits)} END AS hit "
-        f"FROM base CROSS JOIN ks{join_levels}), "
-        "ranked AS (SELECT g, k, delta, dflt, "
-        "ROW_NUMBER() OVER (PARTITION BY g, k ORDER BY delta) AS rn, "
-        "COUNT(*) OVER (PARTITION BY g, k) AS n FROM picked WHERE hit = 1) "
-        "SELECT g, k, MAX(n), SUM(dflt), "
-        f"MAX(CASE WHEN rn = {MEDIAN_RANK} THEN delta END), "
-        f"MAX(CASE WHEN rn = {P90_RANK} THEN delta END) "
-        "FROM ranked GROUP BY g, k"
-    )
+    codes = [
+        f"CASE WHEN {sql.reached(step.index)} "
+        f"THEN ({sql.delta(step.index)}) * 2 + {default_column(step.index)} END"
+        for step in pop.plan.steps
+    ]
+    codes.append(f"CASE WHEN {sql.finished()} THEN ({sql.finish_delta()}) * 2 END")
+    text = f"SELECT g, {', '.join(codes)} FROM ({base}) AS base"
     duration = pop.dialect.duration
 
-    def parse(rows: Sequence[Sequence[object]]) -> Counts:
-        return {
-            (g, int(k)): (int(n), int(dflt or 0), duration(median), duration(p90))
-            for g, k, n, dflt, median, p90 in rows
-        }
+    def parse(cursor: CursorWrapper) -> Counts:
+        by_group: dict[object, list[Sequence[Any]]] = defaultdict(list)
+        everyone: list[Sequence[Any]] = []
+        while chunk := cursor.fetchmany(50_000):
+            everyone.extend(chunk)
+            if groups:
+                for row in chunk:
+                    by_group[row[0]].append(row)
+        counts: Counts = {}
+        for group, rows in [(None, everyone), *by_group.items()] if groups else [(0, everyone)]:
+            columns = list(zip(*rows, strict=True))[1:] if rows else []
+            counts[(group, ENTRY)] = (len(rows), 0, None, None)
+            for k, column in enumerate(columns, start=1):
+                reached = sorted(code for code in column if code is not None)
+                n = len(reached)
+                if not n:
+                    counts[(group, k)] = (0, 0, None, None)
+                    continue
+                defaulted = sum(code & 1 for code in reached)
+                median, p90 = reached[median_rank(n) - 1] >> 1, reached[p90_rank(n) - 1] >> 1
+                counts[(group, k)] = (n, defaulted, duration(median), duration(p90))
+        return counts
 
     return text, params, parse
 
@@ -120,9 +134,9 @@ def ordered_set_statement(
     duration = pop.dialect.duration
     finish = len(pop.plan.steps) + 1
 
-    def parse(rows: Sequence[Sequence[object]]) -> Counts:
+    def parse(cursor: CursorWrapper) -> Counts:
         counts: Counts = {}
-        for row in rows:
+        for row in cursor.fetchall():
             g, entered = row[0], int(row[1])
             counts[(g, ENTRY)] = (entered, 0, None, None)
             for k in range(1, finish + 1):

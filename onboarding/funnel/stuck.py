@@ -126,9 +126,9 @@ def stuck_subjects(
         return empty
 
     dialect = pop.dialect
-    sql = FunnelSQL(pop.plan, dialect)
+    sql = FunnelSQL(pop.plan, dialect, pop.window_us)
     rows_sql, params = path_select(pop, FIELDS)
-    base = sql.base(rows_sql, ["id", *FIELDS], "0", pop.window_us)
+    base = sql.base(rows_sql, ["id", *FIELDS], "0")
     inside = dialect.within(dialect.instant(now), "e", pop.window_us)
     stuck = (
         f"FROM ({base}) AS base WHERE {sql.flag(sql.anchor_reached(target.index))} = 1 "

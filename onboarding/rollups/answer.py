@@ -8,20 +8,10 @@ from django.db.models import Sum
 
 from onboarding.funnel.plan import plan_for
 from onboarding.funnel.population import Population
-from onboarding.funnel.statements import ENTRY, Counts
+from onboarding.funnel.statements import ENTRY, Counts, median_rank, p90_rank
 from onboarding.rollups.buckets import bucket_at, bucket_value
 from onboarding.rollups.models import FunnelRollup
 from onboarding.rollups.state import RollupState, signature
-
-
-def _median_rank(n: int) -> int:
-    """Nearest rank ceil(n / 2), as ``MEDIAN_RANK`` in the exact statement."""
-    return (n + 1) // 2
-
-
-def _p90_rank(n: int) -> int:
-    """Nearest rank ceil(9n / 10), as ``P90_RANK`` in the exact statement."""
-    return (9 * n + 9) // 10
 
 
 def rollup_state_for(pop: Population) -> RollupState | None:
@@ -82,7 +72,7 @@ def rollup_counts(pop: Population, group_field: str | None) -> Counts:
         counts[key] = (
             total,
             defaulted,
-            bucket_value(bucket_at(ordered, _median_rank(total))),
-            bucket_value(bucket_at(ordered, _p90_rank(total))),
+            bucket_value(bucket_at(ordered, median_rank(total))),
+            bucket_value(bucket_at(ordered, p90_rank(total))),
         )
     return counts
