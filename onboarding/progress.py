@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -112,6 +112,8 @@ def build_progress(
     ``step_states``: the row's states when the caller read them already (else
     ``row.step_states``).
     """
+    # A version's steps as stored (FlowVersion.steps): key, title, optional, estimate.
+    version_steps: list[dict[str, Any]]
     if row is None:
         version_steps = [
             {
@@ -178,6 +180,4 @@ def build_progress(
 
 
 def _with_next(step: StepProgress) -> StepProgress:
-    from dataclasses import replace
-
     return replace(step, is_next=True)

@@ -15,9 +15,16 @@ from typing import Protocol
 
 from onboarding.models import EventKind, Outcome
 
-COMPLETING = {EventKind.COMPLETED: Outcome.COMPLETED, EventKind.DEFAULTED: Outcome.DEFAULTED}
-NOT_DONE = {EventKind.SKIPPED: Outcome.SKIPPED, EventKind.DISMISSED: Outcome.DISMISSED}
-SEEN = {EventKind.VIEWED, EventKind.STARTED}
+# Keyed by plain strings: events carry their kind as text (custom kinds too).
+COMPLETING: dict[str, str] = {
+    EventKind.COMPLETED: Outcome.COMPLETED,
+    EventKind.DEFAULTED: Outcome.DEFAULTED,
+}
+NOT_DONE: dict[str, str] = {
+    EventKind.SKIPPED: Outcome.SKIPPED,
+    EventKind.DISMISSED: Outcome.DISMISSED,
+}
+SEEN: frozenset[str] = frozenset({EventKind.VIEWED, EventKind.STARTED})
 
 
 class StepStateLike(Protocol):

@@ -162,7 +162,8 @@ class FunnelReportSerializer(FunnelGroupSerializer):
     ordered = serializers.BooleanField(source="result.ordered")
     filters = FunnelFiltersEchoSerializer(source="query")
     computed_at = serializers.DateTimeField(source="result.computed_at")
-    source = serializers.ChoiceField(
+    # A field named like Field.source: fine for an output-only serializer.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         source="result.source",
         choices=["exact", "rollup"],
         help_text="exact: counted now; rollup: read from the maintained rollup.",
