@@ -128,6 +128,8 @@ def compare_variants(
                 f"({', '.join(sorted(result.groups)) or 'none'})."
             )
         a, b = sorted(result.groups)
+    if a is None or b is None:
+        raise ValueError("Name both variants to compare, or neither.")
     for name in (a, b):
         if name not in result.groups:
             raise ValueError(

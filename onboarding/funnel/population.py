@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.db import router
 from django.db.models import Max, Min, QuerySet
@@ -29,9 +30,9 @@ class Grouping:
     """How rows are split for a breakdown: SQL for the raw group, and its display key."""
 
     sql: str
-    key: Callable[[object], str]
+    key: Callable[[Any], str]
     known: tuple[str, ...] = ()
-    order: Callable[[str], object] = str
+    order: Callable[[str], Any] = str
 
 
 @dataclass

@@ -39,7 +39,8 @@ def _strings(name: str, values: Iterable[str]) -> tuple[str, ...]:
 def _numbers(name: str, values: Iterable[int]) -> tuple[int, ...]:
     values = tuple(values)
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        # bool is an int subclass; callers may pass anything despite the annotation.
+        if type(value) is not int or value < 1:
             raise ValueError(f"{name} must hold version numbers (1, 2, ...), not {value!r}.")
     return values
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 from django.db import NotSupportedError, connections
 
@@ -54,7 +55,7 @@ def _step_sql(pop: Population, key: str) -> tuple[str, str]:
     return f"CASE f.version_id {times} END", f"CASE f.version_id {flags} ELSE 0 END"
 
 
-def path_select(pop: Population, fields: tuple[str, ...] = ()) -> tuple[str, list[object]]:
+def path_select(pop: Population, fields: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
     """SQL giving one row per subject: ``id``, ``fields``, ``e``, ``t<i>`` and ``d<i>``.
 
     Read from the population's ``FunnelPath`` rows (no join, no grouping): ``e`` is the

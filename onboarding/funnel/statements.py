@@ -53,7 +53,7 @@ def p90_rank(n: int) -> int:
     return (9 * n + 9) // 10
 
 
-def _base(pop: Population, groups: Grouping | None) -> tuple[FunnelSQL, str, list[object]]:
+def _base(pop: Population, groups: Grouping | None) -> tuple[FunnelSQL, str, list[Any]]:
     sql = FunnelSQL(pop.plan, pop.dialect, pop.window_us)
     fields = ("variant", "version_id")
     rows_sql, params = path_select(pop, fields)
@@ -61,7 +61,7 @@ def _base(pop: Population, groups: Grouping | None) -> tuple[FunnelSQL, str, lis
     return sql, base, params
 
 
-def ranked_in_python(pop: Population, groups: Grouping | None) -> tuple[str, list[object], Parse]:
+def ranked_in_python(pop: Population, groups: Grouping | None) -> tuple[str, list[Any], Parse]:
     """Each subject's group and, per step, ``2 * time + defaulted`` when it reached the step
     (NULL otherwise); Python counts, sorts and picks the nearest ranks (SQLite).
 
@@ -104,9 +104,7 @@ def ranked_in_python(pop: Population, groups: Grouping | None) -> tuple[str, lis
     return text, params, parse
 
 
-def ordered_set_statement(
-    pop: Population, groups: Grouping | None
-) -> tuple[str, list[object], Parse]:
+def ordered_set_statement(pop: Population, groups: Grouping | None) -> tuple[str, list[Any], Parse]:
     """One row per group with FILTERed counts and ordered-set percentiles (PostgreSQL).
 
     Each percentile sorts only its own step's times, and ``GROUPING SETS`` counts
