@@ -138,20 +138,27 @@ def stuck_subjects(
     filtered = stuck + {"inside": f" AND {inside}", "past": f" AND NOT ({inside})"}.get(
         where or "", ""
     )
-    limit = "" if page_size is None else f" LIMIT {int(page_size)} OFFSET {(page - 1) * page_size}"
-    # Only the stuck rows meet their progress row, for the subject's names.
+    since = sql.since(target.index)
+    candidates, list_params = f"{filtered}", list(params)
+    limit = ""
+    if page_size is not None:
+        limit = f" LIMIT {int(page_size)} OFFSET {(page - 1) * page_size}"
+        # Only rows waiting no longer than the page's last one (ties included) can be on
+        # the page: the names are read for those, not for every stuck subject.
+        last = f"(SELECT {since} {filtered} ORDER BY 1 LIMIT 1 OFFSET {page * page_size - 1})"
+        candidates += f" AND ({last} IS NULL OR {since} <= {last})"
+        list_params = [*params, *params, *params]
     quote = connections[pop.using].ops.quote_name
     list_sql = (
         "SELECT p.subject_type_id, p.subject_id, p.subject_label, b.variant, b.version_id, "
-        f"b.e, b.since FROM (SELECT id, variant, version_id, e, "
-        f"{sql.since(target.index)} AS since {filtered}) AS b "
-        f"JOIN {quote(Progress._meta.db_table)} AS p ON p.id = b.id "
+        f"b.e, b.since FROM (SELECT id, variant, version_id, e, {since} AS since "
+        f"{candidates}) AS b JOIN {quote(Progress._meta.db_table)} AS p ON p.id = b.id "
         f"ORDER BY b.since, p.subject_type_id, p.subject_id{limit}"
     )
     with dialect.cursor(pop.using) as cursor:
         cursor.execute(counts_sql, list(params))
         total, inside_count = cursor.fetchone()
-        cursor.execute(list_sql, list(params))
+        cursor.execute(list_sql, list_params)
         rows = cursor.fetchall()
     window = timedelta(microseconds=pop.window_us)
     subjects = []
