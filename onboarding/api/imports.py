@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
 from onboarding.api.ingest import BatchResult, _flatten, store
-from onboarding.api.serializers import EventSerializer
+from onboarding.api.serializers import EventSerializer, event_input
 from onboarding.api.subjects import prefetch_subjects
 from onboarding.conf import onboarding_settings
 from onboarding.tracking import EventInput
@@ -90,19 +90,6 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _to_input(data: dict[str, Any]) -> EventInput:
-    return EventInput(
-        who=data["subject"],
-        flow=data["flow"],
-        step=data["step"],
-        kind=data["kind"],
-        occurred_at=data["occurred_at"],
-        id=data["id"],
-        properties=data["properties"],
-        source="import",
-    )
-
-
 def import_events(
     lines: Iterable[bytes],
     *,
@@ -164,7 +151,8 @@ def _import_chunk(chunk: list[tuple[int, bytes]]) -> _ChunkResult:
     valid: list[tuple[int, EventInput]] = []
     for number, data in decoded:
         try:
-            valid.append((number, _to_input(serializer.run_validation(data))))
+            validated = serializer.run_validation(data)
+            valid.append((number, event_input(validated, who=None, source="import")))
         except ValidationError as error:
             result.found += [(number, name, message) for name, message in _flatten(error.detail)]
     stored = BatchResult()

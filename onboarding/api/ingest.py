@@ -17,7 +17,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 
 from onboarding.api.errors import PayloadTooLarge, shown, to_api_exception
 from onboarding.api.models import ApiKey
-from onboarding.api.serializers import EventSerializer
+from onboarding.api.serializers import EventSerializer, event_input
 from onboarding.api.subjects import prefetch_subjects
 from onboarding.conf import onboarding_settings
 from onboarding.exceptions import OnboardingError
@@ -105,21 +105,7 @@ def ingest(payload: Any, *, who: Any, api_key: ApiKey | None) -> BatchResult:
                 for name, message in _flatten(error.detail)
             ]
             continue
-        valid.append(
-            (
-                index,
-                EventInput(
-                    who=data["subject"] if api_key else who,
-                    flow=data["flow"],
-                    step=data["step"],
-                    kind=data["kind"],
-                    occurred_at=data["occurred_at"],
-                    id=data["id"],
-                    properties=data["properties"],
-                    source="api",
-                ),
-            )
-        )
+        valid.append((index, event_input(data, who=who, source="api")))
     store(valid, result)
     return result
 

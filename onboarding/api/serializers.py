@@ -14,7 +14,7 @@ from onboarding.api.errors import safe_text, shown
 from onboarding.api.subjects import find_subject, subject_type
 from onboarding.conf import onboarding_settings
 from onboarding.registry import registry
-from onboarding.tracking import KIND_PATTERN, STEP_KINDS
+from onboarding.tracking import KIND_PATTERN, STEP_KINDS, EventInput
 
 EVENT_FIELDS = ("id", "flow", "step", "kind", "occurred_at", "properties")
 MAX_PROPERTIES_DEPTH = 20
@@ -270,6 +270,21 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise serializers.ValidationError(_("Text must not contain lone surrogates.")) from None
+
+
+def event_input(data: dict[str, Any], *, who: Any, source: str) -> EventInput:
+    """The core's input for one event :class:`EventSerializer` validated: for the subject
+    it names (API keys, imports), else for ``who``."""
+    return EventInput(
+        who=data.get("subject", who),
+        flow=data["flow"],
+        step=data["step"],
+        kind=data["kind"],
+        occurred_at=data["occurred_at"],
+        id=data["id"],
+        properties=data["properties"],
+        source=source,
+    )
 
 
 class EventBatchSerializer(serializers.Serializer):

@@ -17,11 +17,10 @@ from rest_framework.response import Response
 from onboarding.api.errors import to_api_exception
 from onboarding.api.ingest import _events, _flatten, check_limits
 from onboarding.api.models import ApiKey
-from onboarding.api.serializers import EventSerializer
+from onboarding.api.serializers import EventSerializer, event_input
 from onboarding.exceptions import OnboardingError
 from onboarding.ingest.payload import PackedEvent, pack_event
 from onboarding.ingest.publish import enqueue_packed
-from onboarding.tracking import EventInput
 
 
 def _error_rows(index: int, detail: Any) -> list[dict[str, Any]]:
@@ -43,16 +42,7 @@ def validate_and_pack(
     for index, raw in enumerate(events):
         try:
             data = serializer.run_validation(raw)
-            item = EventInput(
-                who=data["subject"] if api_key else who,
-                flow=data["flow"],
-                step=data["step"],
-                kind=data["kind"],
-                occurred_at=data["occurred_at"],
-                id=data["id"],
-                properties=data["properties"],
-                source="api",
-            )
+            item = event_input(data, who=who, source="api")
             packed.append(pack_event(item, received_at=received_at))
         except ValidationError as error:
             errors += _error_rows(index, error.detail)
