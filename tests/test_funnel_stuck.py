@@ -138,3 +138,48 @@ def test_recent_cohorts_are_not_final(db):
     table = cohort_table("wizard", window_days=3)
     assert [row.final for row in table.rows] == [False]
     assert table.window_days == 3
+
+
+def test_every_page_is_a_slice_of_the_whole_list_ties_included(db):
+    """Pages read names only for rows up to the page's last wait: ties at that edge stay
+    in (subject type, id) order, as in the full list."""
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("UTC"))
+    users = UserFactory.create_batch(7)
+    for index, user in enumerate(users):
+        track(user, "wizard", "signup", occurred_at=at)
+        # Three pairs finish the profile at the same moment; one alone, later.
+        track(user, "wizard", "profile", occurred_at=at + timedelta(hours=1 + index // 2))
+    everyone = stuck_subjects("wizard", "project", page_size=None)
+    assert everyone.total == 7
+    whole = [subject.subject_id for subject in everyone.subjects]
+    for size in (1, 2, 3, 4, 7, 8):
+        pages = [
+            stuck_subjects("wizard", "project", page=number, page_size=size)
+            for number in range(1, -(-7 // size) + 1)
+        ]
+        assert [s.subject_id for page in pages for s in page.subjects] == whole
+        assert {page.total for page in pages} == {7}
+    # Past the last page: nothing (the admin shows the last page instead).
+    assert stuck_subjects("wizard", "project", page=9, page_size=1).subjects == []
+
+
+def test_cohort_counts_equal_the_full_query(db):
+    at = datetime(2024, 3, 4, 9, 0, tzinfo=ZoneInfo("UTC"))
+    for index, user in enumerate(UserFactory.create_batch(6)):
+        entry = at + timedelta(days=3 * index)
+        track(user, "wizard", "signup", occurred_at=entry)
+        if index % 2:
+            track(
+                user, "wizard", "profile", kind="defaulted", occurred_at=entry + timedelta(hours=1)
+            )
+        if index % 3 == 0:
+            track(user, "wizard", "project", occurred_at=entry + timedelta(hours=2))
+    full = FunnelQuery(flow="wizard", breakdown="entry_week", use_rollup=False).run()
+    table = cohort_table("wizard")
+    assert [
+        (row.week.isoformat(), row.entered, row.reached, row.finished) for row in table.rows
+    ] == [
+        (week, group.entered, tuple(s.reached for s in group.steps), group.finished)
+        for week, group in full.groups.items()
+    ]
+    assert sum(row.entered for row in table.rows) == full.entered == 6
