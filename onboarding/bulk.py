@@ -33,27 +33,34 @@ def pipelined(connection: Any) -> Iterator[None]:
     """Statements executed inside share one round trip where the driver pipelines
     (psycopg 3): sent at once, their answers awaited on leaving (errors raised then, as
     Django's). Each statement still sees the effects and locks of those before it."""
-    connection.ensure_connection()
-    pipeline = getattr(connection.connection, "pipeline", None)
-    if pipeline is None:
+    if not _psycopg3(connection):
         yield
         return
-    with connection.wrap_database_errors, pipeline():
+    import psycopg
+
+    if not psycopg.Pipeline.is_supported():  # libpq older than 14
         yield
+        return
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def _psycopg3(connection: Any) -> bool:
+    connection.ensure_connection()
+    return connection.vendor == "postgresql" and hasattr(connection.connection, "pipeline")
 
 
 def array(connection: Any) -> str:
     """The placeholder of an array parameter in :class:`Statement`: binary with psycopg 3
     (converting an array to text costs several times as much, and more to parse)."""
-    return "%b" if getattr(connection.connection, "pipeline", None) is not None else "%s"
+    return "%b" if _psycopg3(connection) else "%s"
 
 
 def _cursor(connection: Any) -> Any:
     """A cursor for :class:`Statement`: with psycopg 3 one that binds parameters on the
     server (Django's binds them in the query text, and cannot send binary), wrapped as
     Django's own so that queries are logged and errors translated alike."""
-    connection.ensure_connection()
-    if getattr(connection.connection, "pipeline", None) is None:
+    if not _psycopg3(connection):
         return connection.cursor()
     import psycopg
 
