@@ -48,7 +48,7 @@ from onboarding.models import (
 )
 from onboarding.progress_state import StepChange, apply_event
 from onboarding.registry import get_flow
-from onboarding.subjects import SubjectRef, ref, resolve
+from onboarding.subjects import SubjectRef, is_user, ref, resolve
 from onboarding.sync import flow_record
 from onboarding.variants import assign_variant
 
@@ -488,7 +488,8 @@ def _event_columns(prepared: list[_Prepared]) -> dict[str, list[Any]]:
         "step_key": [one.event.step_key for one in prepared],
         "subject_type_id": [one.subject_ref.type_id for one in prepared],
         "subject_id": [one.subject_ref.id for one in prepared],
-        "actor_id": [getattr(one.actor, "pk", None) for one in prepared],
+        # Event.actor is a user: an actor of another model is not recorded.
+        "actor_id": [one.actor.pk if is_user(one.actor) else None for one in prepared],
         "kind": [one.event.kind for one in prepared],
         "occurred_at": [one.event.occurred_at for one in prepared],
         "received_at": [one.event.received_at for one in prepared],
@@ -528,7 +529,7 @@ def _write(prepared: list[_Prepared]) -> _Written:
                 step_key=one.event.step_key,
                 subject_type_id=one.subject_ref.type_id,
                 subject_id=one.subject_ref.id,
-                actor=one.actor if getattr(one.actor, "pk", None) else None,
+                actor_id=one.actor.pk if is_user(one.actor) else None,
                 kind=one.event.kind,
                 occurred_at=one.event.occurred_at,
                 received_at=one.event.received_at,
