@@ -214,3 +214,17 @@ def test_flows_past_the_step_limit_are_refused_by_the_exact_path(db, declare, co
     (row,) = rows().values()
     assert row["defaulted"] == 1 << (MAX_STEPS - 1)
     assert row[f"t{MAX_STEPS - 1}"] == to_us(T + H)
+
+
+def test_databases_without_a_funnel_dialect_rebuild_through_the_models(db):
+    from onboarding.funnel.paths import _rebuild_with_models
+
+    for index, user in enumerate(UserFactory.create_batch(3)):
+        track(user, "wizard", "signup", occurred_at=T)
+        track(user, "wizard", WIZARD[1 + index], kind="defaulted", occurred_at=T + H)
+    maintained = rows()
+    FunnelPath.objects.all().delete()
+    versions = list(Progress.objects.values_list("version_id", flat=True).distinct())
+
+    assert _rebuild_with_models(versions, "default", chunk=2) == 3
+    assert rows() == maintained

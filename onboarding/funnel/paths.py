@@ -106,10 +106,12 @@ def rebuild_paths(flows: Iterable[str] | None = None, using: str | None = None) 
 def rebuild_versions(versions: Sequence[tuple[int, list[str]]], using: str) -> int:
     """Rebuild the path rows of the subjects of ``versions`` (``(id, step keys)``) with one
     ``INSERT ... SELECT`` each. Tables are named, not modelled: migrations call it too."""
-    from onboarding.funnel.dialects import dialect_for
+    from onboarding.funnel.dialects import DIALECTS
 
     connection = connections[using]
-    dialect = dialect_for(using)
+    if connection.vendor not in DIALECTS:
+        return _rebuild_with_models([version_id for version_id, _keys in versions], using)
+    dialect = DIALECTS[connection.vendor]
     quote = connection.ops.quote_name
     progress, state = (quote(m._meta.db_table) for m in (Progress, StepState))
     table = quote(FunnelPath._meta.db_table)
@@ -138,4 +140,23 @@ def rebuild_versions(versions: Sequence[tuple[int, list[str]]], using: str) -> i
                 [*([Outcome.DEFAULTED.value, *keys] if keys else []), *keys, version_id],
             )
             written += max(cursor.rowcount, 0)
+    return written
+
+
+def _rebuild_with_models(version_ids: list[int], using: str, chunk: int = 1000) -> int:
+    """:func:`rebuild_versions` where the funnel has no SQL dialect (rows still stay exact
+    for when the data moves to PostgreSQL or SQLite): through :func:`save_paths`."""
+    written = 0
+    with transaction.atomic(using=using):
+        FunnelPath.objects.using(using).filter(version_id__in=version_ids).delete()
+        rows = Progress.objects.using(using).filter(version_id__in=version_ids)
+        ids = list(rows.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), chunk):
+            batch = list(rows.filter(pk__in=ids[start : start + chunk]).select_related("version"))
+            states = {
+                (state.progress_id, state.step_key): state
+                for state in StepState.objects.using(using).filter(progress__in=batch)
+            }
+            save_paths(batch, states, using)
+            written += len(batch)
     return written
