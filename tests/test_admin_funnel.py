@@ -19,6 +19,8 @@ from onboarding import track
 from onboarding.funnel import FunnelQuery, compare_variants, stuck_subjects
 from onboarding.funnel.paths import rebuild_paths
 from onboarding.models import FlowRecord, Progress
+from onboarding.rollups.build import refresh_rollup
+from onboarding.rollups.models import FunnelRollup
 from onboarding.sync import sync_flows
 from tests.factories import UserFactory
 
@@ -452,6 +454,26 @@ def test_the_cohort_table_gives_conversion_by_entry_week(analyst, wizard_pk, log
         "Final",
     ]
     assert rows[1][:3] == ["03/10/2025", "3", "66.7 %"]
+
+
+def test_with_a_rollup_the_funnel_and_cohorts_come_from_it(analyst, wizard_pk, log):
+    exact = Tables(analyst.get(page_url(wizard_pk)).content.decode()).having("funnel-cohorts")
+    # A rollup counted before the second week's entrants: page and cohorts say so alike.
+    refreshed = T0 + 2 * D
+    refresh_rollup("wizard", now=refreshed, rebuild=True)
+    FunnelRollup.objects.filter(day__gte=T0.date() + 7 * D).delete()
+
+    html = analyst.get(page_url(wizard_pk)).content.decode()
+
+    assert "by the funnel rollup" in html
+    assert re.search(r'id="summary-entered">3<', html)
+    rows = [
+        [text for text, _time in row] for row in Tables(html).having("funnel-cohorts")[0]["tbody"]
+    ]
+    first = [text for text, _time in exact[0]["tbody"][0]]
+    # The first week as counted exactly, but open: it was when the rollup counted it.
+    assert rows[0] == [*first[:-1], "Open"]
+    assert rows[1][:3] == ["03/10/2025", "0", "\u2013"]
 
 
 def test_the_stuck_list_shows_who_waits_and_where(analyst, wizard_pk, log):

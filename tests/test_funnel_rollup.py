@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from onboarding import EventInput, track_many
-from onboarding.funnel import FunnelQuery, FunnelResult
+from onboarding.funnel import FunnelQuery, FunnelResult, cohort_table
 from onboarding.registry import get_flow
 from onboarding.rollups.buckets import RELATIVE_ERROR
 from onboarding.rollups.build import refresh_rollup
@@ -55,8 +55,6 @@ def test_rollup_equals_exact_path(seed, declare):
     flow = get_flow(["wizard", "checklist", "tour", "tasks"][seed % 4])
     options = scenario(rng, flow)
     options.pop("window_days", None)
-    if options["breakdown"] == "entry_week":
-        options["breakdown"] = None
     window = timedelta(days=flow.effective_window_days())
     log = generate(rng, flow, UserFactory.create_batch(rng.randrange(4, 16)), window)
     for batch in log.inputs:
@@ -69,6 +67,41 @@ def test_rollup_equals_exact_path(seed, declare):
         exact = FunnelQuery(**options, use_rollup=False).run()
     assert rollup.fresh_as_of == BASE + timedelta(days=90)
     assert_matches(rollup, exact)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seed", range(CASES // 2))
+def test_rollup_cohort_table_equals_exact(seed, declare):
+    """Weeks summed from the rollup's local entry days are the exact path's weeks."""
+    declare(TOUR, TASKS)
+    rng = random.Random(2000 + seed)
+    flow = get_flow(["wizard", "checklist", "tour", "tasks"][seed % 4])
+    options = scenario(rng, flow)
+    for name in ("window_days", "breakdown"):
+        options.pop(name, None)
+    # Entries over several weeks, so that cohorts differ.
+    log = generate(rng, flow, UserFactory.create_batch(rng.randrange(8, 24)), timedelta(days=30))
+    for batch in log.inputs:
+        track_many(batch)
+    now = BASE + timedelta(days=rng.choice([20, 90]))
+    with timezone.override(ZoneInfo(ZONES[seed % len(ZONES)])):
+        refresh_rollup(flow.key, now=now)
+        rollup = cohort_table(**options)
+        exact = cohort_table(**options, use_rollup=False)
+        funnel = FunnelQuery(**options).run()
+    assert (rollup.source, exact.source) == ("rollup", "exact")
+    assert rollup.fresh_as_of == now
+    # Coherent with the page's funnel: the weeks add up to it.
+    assert sum(row.entered for row in rollup.rows) == funnel.entered
+    assert sum(row.finished for row in rollup.rows) == funnel.finished
+    fields = [(row.week, row.entered, row.reached, row.finished) for row in rollup.rows]
+    assert fields == [(row.week, row.entered, row.reached, row.finished) for row in exact.rows]
+    # A week is final when its last entrant's window had closed at the rollup's count.
+    window = timedelta(days=flow.effective_window_days())
+    for row in rollup.rows:
+        last_entry = datetime.combine(row.week + timedelta(days=7), time.min)
+        closes = timezone.make_aware(last_entry, ZoneInfo(ZONES[seed % len(ZONES)])) + window
+        assert row.final == (closes <= now), row.week
 
 
 def _enter(users, at, step="signup"):
@@ -105,12 +138,13 @@ def test_refresh_recounts_only_open_cohorts():
 
 
 @pytest.mark.django_db
-def test_rollup_not_used_for_other_windows_or_entry_weeks():
+def test_rollup_not_used_for_other_windows_or_time_zones():
     _enter(UserFactory.create_batch(2), BASE)
     refresh_rollup("wizard", now=BASE + timedelta(days=1))
     assert FunnelQuery(flow="wizard").run().source == "rollup"
+    assert FunnelQuery(flow="wizard", breakdown="entry_week").run().source == "rollup"
     assert FunnelQuery(flow="wizard", window_days=3).run().source == "exact"
-    assert FunnelQuery(flow="wizard", breakdown="entry_week").run().source == "exact"
+    assert cohort_table("wizard", window_days=3).source == "exact"
     with timezone.override(ZoneInfo("Asia/Kolkata")):  # entry days are another zone's
         assert FunnelQuery(flow="wizard").run().source == "exact"
 

@@ -126,6 +126,7 @@ def cohorts(query: FunnelQuery) -> CohortTable:
         variants=query.variants,
         versions=query.versions,
         using=query.using,
+        use_rollup=query.use_rollup,
     )
 
 

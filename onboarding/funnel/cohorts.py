@@ -37,12 +37,17 @@ class CohortRow:
 
 @dataclass(frozen=True)
 class CohortTable:
+    """Cohort rows counted from ``source`` (``"exact"`` or ``"rollup"``) as of ``fresh_as_of``,
+    like :class:`~onboarding.funnel.FunnelResult`'s."""
+
     flow: str
     window_days: int
     steps: tuple[str, ...]
     titles: tuple[str, ...]
     rows: list[CohortRow]
     computed_at: datetime
+    source: str = "exact"
+    fresh_as_of: datetime | None = None
 
 
 def cohort_table(
@@ -54,10 +59,13 @@ def cohort_table(
     variants: tuple[str, ...] = (),
     versions: tuple[int, ...] = (),
     using: str | None = None,
+    use_rollup: bool = True,
 ) -> CohortTable:
     """Conversion to each step by entry week, under the rules of :class:`FunnelQuery`.
 
-    Every week of the range is listed, weeks nobody entered included.
+    Every week of the range is listed, weeks nobody entered included. The rollup
+    answers when it answers the same query without a breakdown (weeks are sums of its
+    local entry days), so the table is as fresh as that funnel.
     """
     query = FunnelQuery(
         flow=flow,
@@ -68,6 +76,7 @@ def cohort_table(
         versions=versions,
         breakdown="entry_week",
         using=using,
+        use_rollup=use_rollup,
     )
     # Reached counts only: the table shows no times, whose sorts are most of the cost.
     result = run_funnel(query, detail=False)
@@ -82,7 +91,8 @@ def cohort_table(
                 entered=group.entered,
                 reached=tuple(step.reached for step in group.steps),
                 finished=group.finished,
-                final=last_entry + window <= result.computed_at,
+                # Judged when counted: a rollup recounts a week until it was final then.
+                final=last_entry + window <= (result.fresh_as_of or result.computed_at),
             )
         )
     return CohortTable(
@@ -92,4 +102,6 @@ def cohort_table(
         titles=tuple(step.title for step in result.steps),
         rows=rows,
         computed_at=result.computed_at,
+        source=result.source,
+        fresh_as_of=result.fresh_as_of or result.computed_at,
     )

@@ -42,8 +42,7 @@ def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
     groups = grouping(pop)
     rollup = None if pop.record is None else rollup_state_for(pop)
     if rollup is not None:
-        field = {"variant": "variant", "version": "version_id"}.get(query.breakdown or "")
-        counts: Counts = rollup_counts(pop, field)
+        counts: Counts = rollup_counts(pop, groups, detail=detail)
         source = Source("rollup", rollup.fresh_as_of)
     else:
         counts = {} if pop.empty else count(pop, groups, detail=detail)

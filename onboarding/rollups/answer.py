@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Sum
 
 from onboarding.funnel.plan import plan_for
-from onboarding.funnel.population import Population
+from onboarding.funnel.population import Grouping, Population
 from onboarding.funnel.statements import ENTRY, Counts, median_rank, p90_rank
+from onboarding.funnel.timeutil import week_start
 from onboarding.rollups.buckets import bucket_at, bucket_value
 from onboarding.rollups.models import FunnelRollup
 from onboarding.rollups.state import RollupState, signature
@@ -18,11 +21,11 @@ def rollup_state_for(pop: Population) -> RollupState | None:
     """The rollup that answers ``pop``'s query exactly (times to a bucket), or ``None``.
 
     It must exist and match the flow's steps, the query's window and the current time
-    zone; the breakdown must be none, variant or version (entry-day filters, variants
-    and versions are rollup columns).
+    zone (entry-day filters, variants, versions and entry weeks, which are sums of
+    local entry days, are rollup columns).
     """
     query = pop.query
-    if not query.use_rollup or pop.record is None or query.breakdown == "entry_week":
+    if not query.use_rollup or pop.record is None:
         return None
     state = RollupState.load(query.flow, pop.using)
     wanted = signature(plan_for(query.declaration), query.effective_window_days)
@@ -31,8 +34,24 @@ def rollup_state_for(pop: Population) -> RollupState | None:
     return state
 
 
-def rollup_counts(pop: Population, group_field: str | None) -> Counts:
-    """The counts of ``pop`` from the rollup, keyed like the exact statement's."""
+def _group_by(pop: Population, groups: Grouping) -> tuple[str, Callable[[Any], object]]:
+    """The rollup column of ``groups``'s breakdown and how its value becomes a raw group.
+
+    An entry week is the index of its Monday among ``groups.known``, as the exact
+    statement's ``width_bucket``; a day outside them (``None``) counts for everyone only.
+    """
+    if pop.query.breakdown == "entry_week":
+        index = {monday: i for i, monday in enumerate(groups.known)}
+        return "day", lambda day: index.get(week_start(day).isoformat())
+    field = {"variant": "variant", "version": "version_id"}[pop.query.breakdown or ""]
+    return field, lambda value: value
+
+
+def rollup_counts(pop: Population, groups: Grouping | None, *, detail: bool = True) -> Counts:
+    """The counts of ``pop`` from the rollup, keyed like the exact statement's.
+
+    ``detail=False`` sums no time buckets (medians and p90s ``None``), like the exact path.
+    """
     query = pop.query
     rows = FunnelRollup.objects.using(pop.using).filter(flow=pop.record)
     if query.entered_from:
@@ -46,7 +65,9 @@ def rollup_counts(pop: Population, group_field: str | None) -> Counts:
         rows = rows.filter(
             version_id__in=[pk for pk, n in pop.version_numbers.items() if n in numbers]
         )
-    fields = ["k", "bucket"] if group_field is None else [group_field, "k", "bucket"]
+    field, raw = _group_by(pop, groups) if groups is not None else (None, None)
+    fields = ["k", "bucket"] if detail else ["k"]
+    fields = fields if field is None else [field, *fields]
     totals = (
         rows.order_by()
         .values(*fields)
@@ -55,8 +76,10 @@ def rollup_counts(pop: Population, group_field: str | None) -> Counts:
     )
     histograms: dict[tuple[object, int], dict[int, list[int]]] = defaultdict(dict)
     for row in totals:
-        *group, k, bucket, n, d = row
-        keys = [0] if group_field is None else [None, group[0]]
+        n, d = row[-2], row[-1]
+        k, bucket = (row[-4], row[-3]) if detail else (row[-3], 0)
+        group = None if raw is None else raw(row[0])
+        keys: list[object] = [0] if raw is None else [None] if group is None else [None, group]
         for g in keys:
             slot = histograms[(g, k)].setdefault(bucket, [0, 0])
             slot[0] += n
