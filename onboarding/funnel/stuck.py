@@ -139,21 +139,28 @@ def stuck_subjects(
         where or "", ""
     )
     since = sql.since(target.index)
-    candidates, list_params = f"{filtered}", list(params)
+    candidates, list_params = (
+        f"SELECT id, variant, version_id, e, {since} AS since {filtered}",
+        [*params],
+    )
     limit = ""
     if page_size is not None:
-        limit = f" LIMIT {int(page_size)} OFFSET {(page - 1) * page_size}"
+        offset = (page - 1) * page_size
+        limit = f" LIMIT {int(page_size)} OFFSET {offset}"
         # Only rows waiting no longer than the page's last one (ties included) can be on
         # the page: the names are read for those, not for every stuck subject.
-        last = f"(SELECT {since} {filtered} ORDER BY 1 LIMIT 1 OFFSET {page * page_size - 1})"
-        candidates += f" AND ({last} IS NULL OR {since} <= {last})"
-        list_params = [*params, *params, *params]
+        if dialect.vendor == "postgresql":
+            # One scan keeping the first rows, and those tied with the last, in a heap.
+            candidates += f" ORDER BY since FETCH FIRST {offset + page_size} ROWS WITH TIES"
+        else:
+            last = f"(SELECT {since} {filtered} ORDER BY 1 LIMIT 1 OFFSET {page * page_size - 1})"
+            candidates += f" AND {since} <= COALESCE({last}, {since})"
+            list_params = [*params, *params]
     quote = connections[pop.using].ops.quote_name
     list_sql = (
         "SELECT p.subject_type_id, p.subject_id, p.subject_label, b.variant, b.version_id, "
-        f"b.e, b.since FROM (SELECT id, variant, version_id, e, {since} AS since "
-        f"{candidates}) AS b JOIN {quote(Progress._meta.db_table)} AS p ON p.id = b.id "
-        f"ORDER BY b.since, p.subject_type_id, p.subject_id{limit}"
+        f"b.e, b.since FROM ({candidates}) AS b JOIN {quote(Progress._meta.db_table)} AS p "
+        f"ON p.id = b.id ORDER BY b.since, p.subject_type_id, p.subject_id{limit}"
     )
     with dialect.cursor(pop.using) as cursor:
         cursor.execute(counts_sql, list(params))
