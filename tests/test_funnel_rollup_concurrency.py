@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from onboarding import EventInput, track_many
@@ -57,3 +57,43 @@ def test_refreshes_at_once_take_turns(rebuild):
     assert rollup.source == "rollup"
     assert (rollup.entered, rollup.step("profile").reached) == (30, 20)
     assert (exact.entered, exact.step("profile").reached) == (30, 20)
+
+
+def test_tracking_is_not_blocked_while_a_refresh_holds_its_flow(monkeypatch):
+    """Events of the flow commit while a refresh is in the middle of its transaction."""
+    from onboarding.rollups import build
+
+    user = UserFactory()
+    track_many([EventInput(user, "wizard", "signup")])
+    counting, tracked = threading.Event(), threading.Event()
+    count_days = build._count_days
+
+    def slow_count(*args, **kwargs):
+        counting.set()
+        tracked.wait(timeout=10)  # hold the refresh's transaction open meanwhile
+        return count_days(*args, **kwargs)
+
+    monkeypatch.setattr(build, "_count_days", slow_count)
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            refresh_rollup("wizard", rebuild=True)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=refresh)
+    thread.start()
+    try:
+        assert counting.wait(timeout=10)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            result = track_many([EventInput(user, "wizard", "profile")])
+    finally:
+        tracked.set()
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert result.accepted == 1

@@ -57,7 +57,10 @@ def refresh_rollup(
     with transaction.atomic(using=using):
         # Refreshes of one flow take turns on its row: two at once would each delete
         # what the other had not yet written and both insert, doubling the counts.
-        record = FlowRecord.objects.using(using).select_for_update().filter(key=flow).first()
+        # NO KEY UPDATE: tracking's foreign-key checks (FOR KEY SHARE) are not blocked.
+        record = (
+            FlowRecord.objects.using(using).select_for_update(no_key=True).filter(key=flow).first()
+        )
         # Read under the lock, so a refresh that waited starts where the other ended.
         state = RollupState.load(flow, using)
         start: date | None = (
