@@ -7,6 +7,7 @@ more than the rows themselves. On other databases both fall back to the ORM.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -259,8 +260,16 @@ def insert_new_statement(
 
 
 def _one_value(column: Sequence[Any]) -> bool:
+    """Whether every value is the same, as stored: ``{"n": 1}`` and ``{"n": True}`` are
+    equal in Python but not in a JSON column, so containers compare as JSON text."""
     first = column[0]
-    return all(value == first for value in column)
+    if isinstance(first, dict | list):
+        text = json.dumps(first, sort_keys=True)
+        return all(
+            isinstance(value, dict | list) and json.dumps(value, sort_keys=True) == text
+            for value in column
+        )
+    return all(type(value) is type(first) and value == first for value in column)
 
 
 def update_rows(objs: Sequence[M], fields: Sequence[str], *, batch_size: int) -> None:

@@ -49,6 +49,18 @@ def resolve(obj: Any) -> tuple[models.Model, Any]:
     return subject, obj
 
 
+# Length of the stored subject id (``subject_id`` columns).
+MAX_SUBJECT_ID = 64
+
+
 def ref(subject: models.Model) -> SubjectRef:
+    key = str(subject.pk)
+    if len(key) > MAX_SUBJECT_ID:
+        # PostgreSQL's bulk statements would cut it silently, merging subjects.
+        raise InvalidEvent(
+            "subject",
+            _("the subject's primary key is longer than %(max)d characters")
+            % {"max": MAX_SUBJECT_ID},
+        )
     content_type = ContentType.objects.get_for_model(subject)
-    return SubjectRef(content_type.id, str(subject.pk), str(subject)[:255])
+    return SubjectRef(content_type.id, key, str(subject)[:255])

@@ -413,6 +413,13 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
         ]
         if unentered:
             Progress.objects.filter(pk__in=unentered).delete()
+        # A new row's entry and last activity come from the events stored, not from an
+        # id that turned out to belong to another subject.
+        for key in created:
+            row = progress_rows[key]
+            times = [one.event.occurred_at for one in by_progress.get(row.pk, ())]
+            if times:
+                row.entered_at, row.last_event_at = min(times), max(times)
         _apply(by_progress, {row.pk: row for row in progress_rows.values()}, states)
     return TrackResult(
         accepted=len(fresh),
@@ -461,19 +468,20 @@ def _write_pipelined(prepared: list[_Prepared], *, check: bool) -> _Written | No
         connection,
         copy_from=CopyFrom(Progress, on=PROGRESS_KEY, columns=("variant", "version_id")),
     )
-    records = {one.record.pk: one.record.current_version_id for one in prepared}
+    # The key too: ids are handed out again after a flush that resets sequences.
+    records = {one.record.pk: (one.record.key, one.record.current_version_id) for one in prepared}
     statements = [lock, insert, _states_statement(keys, connection)]
     if check:
         statements.append(
             Statement(
-                "SELECT id, current_version_id FROM "
+                "SELECT id, key, current_version_id FROM "
                 f"{connection.ops.quote_name(FlowRecord._meta.db_table)} WHERE id = ANY(%s)",
                 [list(records)],
                 rows=True,
             )
         )
     locked, inserted, found, *current = run_together(connection, statements)
-    if check and dict(current[0]) != records:
+    if check and {pk: (key, version) for pk, key, version in current[0]} != records:
         raise _StaleRecord
     rows, created = _locked_rows(prepared, read_locked(locked))
     states = {(row[1], row[2]): _State(*row) for row in found}
