@@ -1,6 +1,7 @@
 """Benchmark: events per second into the event table, three ways, in one run on PostgreSQL.
 
     .venv/bin/python bench/api_ingest.py [--events 5000] [--rounds 3] [--batch 100]
+    .venv/bin/python bench/api_ingest.py --preload 1000000 [--explain]
 
 1. raw: psycopg ``executemany`` of INSERTs into ``onboarding_event`` (rows only: no
    validation, no progress), one transaction per batch: the ceiling.
@@ -15,6 +16,14 @@ the same subjects, taking turns batch by batch so that the load of a shared mach
 falls on all alike. Prints events/s and the ratios against raw (targets: API >= 20 %,
 track_many >= 50 %). Uses a throw-away database, created and dropped
 (``ONBOARDING_TEST_POSTGRES_URL``, default the local server).
+
+``--preload N`` first stores N subjects of the "wizard" flow (about 4.4 events each:
+Progress, StepState, FunnelPath and Event rows, made by DuckDB and loaded by COPY as
+``funnel.py`` does) and runs ANALYZE; then the comparison runs twice: with subjects new
+to the flow (every batch names 20 that have no progress yet) and with preloaded subjects
+receiving events. ``--explain`` prints the plan of every statement of one batch of
+each (``auto_explain`` with ANALYZE and BUFFERS) and flags any sequential scan of the
+onboarding tables.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import argparse
 import json
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -63,8 +73,11 @@ def teardown() -> None:
     connection.creation.destroy_test_db(DB_NAME, verbosity=0)
 
 
-def make_events(count: int, subjects: list[str], seed: int) -> list[dict[str, Any]]:
-    """Events as an API client sends them; a batch names about 20 subjects."""
+def make_events(
+    count: int, subjects: list[str], seed: int, *, batch: int = 100, start: datetime = T0
+) -> list[dict[str, Any]]:
+    """Events as an API client sends them, within a day of ``start``; a batch of ``batch``
+    names about 20 subjects."""
     rng = random.Random(seed)
     return [
         {
@@ -72,8 +85,8 @@ def make_events(count: int, subjects: list[str], seed: int) -> list[dict[str, An
             "flow": "wizard",
             "step": rng.choice(STEPS),
             "kind": rng.choice(KINDS),
-            "occurred_at": (T0 + timedelta(seconds=rng.randrange(86_400))).isoformat(),
-            "subject": {"type": "auth.user", "id": rng.choice(window(subjects, n // 100))},
+            "occurred_at": (start + timedelta(seconds=rng.randrange(86_400))).isoformat(),
+            "subject": {"type": "auth.user", "id": rng.choice(window(subjects, n // batch))},
         }
         for n in range(count)
     ]
@@ -179,6 +192,11 @@ def api_post() -> Way:
 
 
 WAYS = {"raw": raw_insert, "track_many": bulk_track, "API": api_post}
+# Events to preloaded subjects happen after theirs (entries over 180 days from January).
+LATER = datetime(2025, 8, 1, 9, 0, tzinfo=timezone.utc)
+# Tables whose plans must use an index at scale (--explain).
+BIG_TABLES = ("onboarding_progress", "onboarding_stepstate", "onboarding_funnelpath",
+              "onboarding_event")  # fmt: skip
 
 
 def main() -> None:
@@ -187,6 +205,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--subjects", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--preload", type=int, default=0, help="subjects stored before timing")
+    parser.add_argument(
+        "--explain", action="store_true", help="plans of one batch per way instead of timing"
+    )
     parser.add_argument("--profile", choices=["raw", "track_many", "API"], help="cProfile one way")
     parser.add_argument("--sort", default="cumulative", help="pstats order of --profile")
     options = parser.parse_args()
@@ -197,40 +219,143 @@ def main() -> None:
         teardown()
 
 
-def run(options: argparse.Namespace) -> None:
+def preload(subjects: int) -> None:
+    """Store ``subjects`` subjects of the wizard flow as ``track_many`` would have (see
+    wizard_data.py) and their funnel rows, then VACUUM (ANALYZE); user ids made afterwards
+    follow theirs."""
+    import duckdb
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+    from wizard_data import generate, load_postgresql
+
+    from onboarding.funnel.paths import rebuild_paths
+    from onboarding.models import FlowRecord
+
+    started = time.perf_counter()
+    record = FlowRecord.objects.get(key="wizard")
+    type_id = ContentType.objects.get_by_natural_key("auth", "user").pk
+    duck = duckdb.connect()
+    generate(duck, subjects, record.pk, record.current_version_id, type_id)
+    (events,) = duck.execute("SELECT count(*) FROM event").fetchone()
+    load_postgresql(duck, connection)
+    duck.close()
+    paths = rebuild_paths(["wizard"])
+    with connection.cursor() as cursor:
+        # Subjects are users 1..N: new users must not take their ids.
+        cursor.execute("SELECT setval(pg_get_serial_sequence('auth_user', 'id'), %s)", [subjects])
+        # As autovacuum would have left tables this old (hint bits and visibility map
+        # set: a first read would dirty every page), and no dirty buffers of the load
+        # left for the timed writes to flush.
+        cursor.execute("VACUUM (ANALYZE)")
+        cursor.execute("CHECKPOINT")
+    print(
+        f"Preloaded {subjects:,} subjects: {events:,} events, {paths:,} funnel rows "
+        f"({time.perf_counter() - started:.0f} s with VACUUM (ANALYZE) and CHECKPOINT)."
+    )
+
+
+def create_users(count: int = 0, ids: list[int] | None = None) -> list[str]:
+    """``count`` new users, or users of the given ids (preloaded subjects); their ids."""
     from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    if ids is None:
+        tag = uuid.uuid4().hex[:8]
+        users = [model(username=f"bench-{tag}-{n}") for n in range(count)]
+    else:
+        users = [model(pk=pk, username=f"subject{pk}") for pk in ids]
+    return [str(user.pk) for user in model.objects.bulk_create(users, batch_size=2_000)]
+
+
+Pools = Callable[[str, int], list[str]]
+
+
+def phases(options: argparse.Namespace) -> list[tuple[str, Pools, datetime]]:
+    """(title, the subjects of each way and round, when events happen) of each comparison.
+
+    Without --preload: one, over the same 1,000 users for every way (progress rows made
+    by the warm-up and the first batches). With it: subjects new to the flow (each way
+    and round its own users, none named twice), then preloaded subjects.
+    """
+    if not options.preload:
+        shared = create_users(options.subjects)
+        return [("", lambda _name, _round: shared, T0)]
+    size = SUBJECTS_PER_BATCH * -(-options.events // options.batch)
+    keys = [(name, round_) for name in WAYS for round_ in range(options.rounds)]
+    fresh = create_users(size * len(keys))
+    rng = random.Random(7)
+    preloaded = rng.sample(range(1, options.preload + 1), min(options.preload, size * len(keys)))
+    old = create_users(ids=preloaded)
+    new_pools = {key: fresh[n * size : (n + 1) * size] for n, key in enumerate(keys)}
+    old_pools = {key: old[n * size : (n + 1) * size] or old for n, key in enumerate(keys)}
+    return [
+        ("new subjects", lambda name, round_: new_pools[(name, round_)], LATER),
+        ("preloaded subjects", lambda name, round_: old_pools[(name, round_)], LATER),
+    ]
+
+
+def run(options: argparse.Namespace) -> None:
     from django.db import connection
 
     from onboarding.sync import sync_flows
 
     sync_flows()
-    user_model = get_user_model()
-    users = user_model.objects.bulk_create(
-        user_model(username=f"bench{n}") for n in range(options.subjects)
-    )
-    subjects = [str(user.pk) for user in users]
+    if options.preload:
+        preload(options.preload)
+    comparisons = phases(options)
+    warm = create_users(SUBJECTS_PER_BATCH * 2 * len(WAYS))
     ways = {name: make() for name, make in WAYS.items()}
     # Warm-up (imports, caches, first progress rows), not timed.
     for seed, way in enumerate(ways.values()):
-        for batch in batches(make_events(200, subjects, seed=seed), options.batch):
+        pool = warm[SUBJECTS_PER_BATCH * 2 * seed : SUBJECTS_PER_BATCH * 2 * (seed + 1)]
+        for batch in batches(make_events(200, pool, seed=seed, batch=options.batch), options.batch):
             way(batch)
+    if options.explain:
+        for title, pools, start in comparisons:
+            for name, way in ways.items():
+                events = make_events(options.batch, pools(name, 0), seed=5, start=start)
+                explain(f"{name}, {title or 'one batch'}", way, events)
+        return
     if options.profile:
         import cProfile
         import pstats
 
-        events = make_events(options.events, subjects, seed=99)
+        _title, pools, start = comparisons[-1]
+        events = make_events(options.events, pools(options.profile, 0), seed=99, start=start)
         profiler = cProfile.Profile()
         for batch in batches(events, options.batch):
             profiler.runcall(ways[options.profile], batch)
         pstats.Stats(profiler).sort_stats(options.sort).print_stats(45)
         return
+    print(
+        f"PostgreSQL {connection.pg_version // 10000}: {options.events} events per way and "
+        f"round, {options.rounds} rounds, batches of {options.batch} (one transaction each) "
+        f"naming {SUBJECTS_PER_BATCH} subjects; the ways take turns batch by batch. "
+        "API: Django's WSGI handler through the test client, with an API key."
+    )
+    for title, pools, start in comparisons:
+        elapsed = compare(ways, pools, start, options)
+        report(title or f"{options.subjects} subjects", elapsed, options.events)
+
+
+def compare(
+    ways: dict[str, Way], pools: Pools, start: datetime, options: argparse.Namespace
+) -> dict[str, list[float]]:
+    """Seconds each way took in each round."""
     # Batch by batch in turn (the order rotating), so that any change of load on the
     # machine hits every way alike; each round has fresh events for each way.
     elapsed = {name: [0.0] * options.rounds for name in ways}
     for round_ in range(options.rounds):
         queues = {
             name: batches(
-                make_events(options.events, subjects, seed=10 * round_ + n), options.batch
+                make_events(
+                    options.events,
+                    pools(name, round_),
+                    seed=10 * round_ + n,
+                    batch=options.batch,
+                    start=start,
+                ),
+                options.batch,
             )
             for n, name in enumerate(ways)
         }
@@ -242,20 +367,68 @@ def run(options: argparse.Namespace) -> None:
                 stored = ways[name](batch)
                 elapsed[name][round_] += time.perf_counter() - started
                 assert stored == len(batch), f"{name} stored {stored} of {len(batch)}"
-    rates = {name: options.events * options.rounds / sum(times) for name, times in elapsed.items()}
-    print(
-        f"PostgreSQL {connection.pg_version // 10000}: {options.events} events per way and "
-        f"round, {options.rounds} rounds, batches of {options.batch} (one transaction each) "
-        f"naming {SUBJECTS_PER_BATCH} of {options.subjects} subjects; the ways take turns "
-        "batch by batch. API: Django's WSGI handler through the test client, with an API key."
-    )
-    for name, rate in rates.items():
-        runs = ", ".join(f"{options.events / value:.0f}" for value in elapsed[name])
-        print(f"  {name:<10} {rate:9.0f} events/s   (rounds: {runs})")
+    return elapsed
+
+
+def report(title: str, elapsed: dict[str, list[float]], events: int) -> None:
+    """Events/s of each way (over all rounds, and per round) and the ratios to raw."""
+    print(f"{title}:")
+    rates = {name: events * len(times) / sum(times) for name, times in elapsed.items()}
+    for name, times in elapsed.items():
+        runs = ", ".join(f"{events / value:.0f}" for value in times)
+        print(f"  {name:<10} {rates[name]:9.0f} events/s   (rounds: {runs})")
     for name, target in (("track_many", 0.5), ("API", 0.2)):
         ratio = rates[name] / rates["raw"]
         verdict = "ok" if ratio >= target else "MISSED"
         print(f"  {name} / raw = {ratio:.0%} (target >= {target:.0%}): {verdict}")
+
+
+def explain(title: str, way: Way, events: list[dict[str, Any]]) -> None:
+    """Run one batch with ``auto_explain`` (ANALYZE, BUFFERS) in this session; print
+    each plan that touches an onboarding table, flagging sequential scans."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    plans: list[str] = []
+
+    def collect(diagnostic: Any) -> None:
+        plans.append(diagnostic.message_primary or "")
+
+    with connection.cursor() as cursor:
+        cursor.execute("LOAD 'auto_explain'")
+        for setting, value in (("log_analyze", "on"), ("log_buffers", "on"),
+                               ("log_level", "notice"), ("log_min_duration", "0")):  # fmt: skip
+            cursor.execute(f"SET auto_explain.{setting} = {value}")
+    raw.add_notice_handler(collect)
+    try:
+        way(events)
+    finally:
+        raw.remove_notice_handler(collect)
+        with connection.cursor() as cursor:
+            cursor.execute("SET auto_explain.log_min_duration = -1")
+    # Statements run more than once (raw's executemany, the foreign key checks at
+    # commit) are shown once, with their count; every plan is checked for scans.
+    print(f"==== {title}")
+    shown: dict[str, int] = {}
+    total = checks_ms = 0.0
+    for plan in plans:
+        took = float(plan.partition("duration: ")[2].partition(" ms")[0] or 0)
+        total += took
+        text = plan.partition("Query Text: ")[2].partition("\n")[0]
+        text = re.sub(r"'[^']*'|\b\d+\b", "?", text)  # literals bound in the client
+        if "onboarding_" in plan and text not in shown:
+            print(plan)
+        shown[text] = shown.get(text, 0) + 1
+        checks_ms += took if text.startswith("SELECT ? FROM ONLY") else 0.0
+        scans = [t for t in BIG_TABLES if re.search(rf"Seq Scan on {t}\b", plan)]
+        if scans:
+            print(f"!!!! SEQ SCAN of {', '.join(scans)} in: {text[:200]}")
+    checks = sum(count for text, count in shown.items() if text.startswith("SELECT ? FROM ONLY"))
+    print(
+        f"---- {len(plans)} plans, {len(shown)} distinct statements, executor {total:.1f} ms "
+        f"(of which {checks} foreign key checks at commit: {checks_ms:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":
