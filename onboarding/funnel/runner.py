@@ -16,8 +16,9 @@ from typing import NamedTuple
 
 from django.utils import timezone
 
+from onboarding.funnel.brackets import bracketed_counts
 from onboarding.funnel.plan import FunnelPlan
-from onboarding.funnel.population import Population, grouping, population
+from onboarding.funnel.population import Grouping, Population, grouping, population
 from onboarding.funnel.query import FunnelQuery
 from onboarding.funnel.result import FunnelResult, StepResult
 from onboarding.funnel.statements import ENTRY, Count, Counts, count
@@ -45,7 +46,7 @@ def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
         counts: Counts = rollup_counts(pop, groups, detail=detail)
         source = Source("rollup", rollup.fresh_as_of)
     else:
-        counts = {} if pop.empty else count(pop, groups, detail=detail)
+        counts = {} if pop.empty else _exact(pop, groups, detail)
         source = Source("exact", None)
     computed_at = timezone.now()
     if groups is None:
@@ -64,6 +65,16 @@ def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
             for key in keys
         },
     )
+
+
+def _exact(pop: Population, groups: Grouping | None, detail: bool) -> Counts:
+    """Exact counts; on PostgreSQL, percentiles of a large population from brackets."""
+    if pop.dialect.vendor == "postgresql" and groups is None and detail:
+        with pop.dialect.cursor(pop.using) as cursor:
+            found = bracketed_counts(pop, cursor)
+        if found is not None:
+            return found
+    return count(pop, groups, detail=detail)
 
 
 def _result(
