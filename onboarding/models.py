@@ -158,10 +158,16 @@ class Progress(SubjectFields):
 class StepState(models.Model):
     """A subject's state of one step: its first completion and outcome."""
 
+    # No index of their own: the unique (progress, step_key) index serves every lookup,
+    # and each extra index is one more write per new step state.
     progress = models.ForeignKey(
-        Progress, verbose_name=_("progress"), on_delete=models.CASCADE, related_name="step_states"
+        Progress,
+        verbose_name=_("progress"),
+        on_delete=models.CASCADE,
+        related_name="step_states",
+        db_index=False,
     )
-    step_key = models.SlugField(_("step"), max_length=100)
+    step_key = models.SlugField(_("step"), max_length=100, db_index=False)
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, blank=True)
     completed_at = models.DateTimeField(
         _("completed at"), null=True, blank=True, help_text=_("First completion, by occurred_at.")
