@@ -95,7 +95,7 @@ def _queue_scope(who: Any) -> str:
     """Names the subject's localStorage queue without revealing its id."""
     subject_ref = ref(resolve(who)[0])
     return salted_hmac(
-        "onboarding.widget.queue", f"{subject_ref.type_id}:{subject_ref.id}"
+        "onboarding.widget.queue", f"{subject_ref.type_id}:{subject_ref.id}", algorithm="sha256"
     ).hexdigest()[:20]
 
 
