@@ -6,6 +6,8 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from onboarding import track_many
 from onboarding.funnel import FunnelQuery, brackets
@@ -46,6 +48,7 @@ def test_bracketed_percentiles_equal_the_sorted_ones(seed, declare, monkeypatch)
     # Every page sampled: the brackets are tight, and small tables use them too.
     monkeypatch.setattr(brackets, "SAMPLE_PERCENT", 100)
     monkeypatch.setattr(brackets, "MIN_SAMPLE", 1)
+    monkeypatch.setattr(brackets, "MIN_ESTIMATE", 0)
     pop = population(FunnelQuery(**options, use_rollup=False))
     if pop.empty:  # a version filter of unknown numbers: nothing is counted at all
         assert FunnelQuery(**options, use_rollup=False).run().entered == 0
@@ -66,10 +69,22 @@ def test_a_rank_outside_its_bracket_counts_again_with_sorts(declare, monkeypatch
     options.update(flow="wizard", entered_from=None, entered_to=None, variants=(), versions=())
     monkeypatch.setattr(brackets, "SAMPLE_PERCENT", 100)
     monkeypatch.setattr(brackets, "MIN_SAMPLE", 1)
+    monkeypatch.setattr(brackets, "MIN_ESTIMATE", 0)
     # Brackets that hold only zero: every positive median or p90 falls outside.
     monkeypatch.setattr(brackets, "_bound", lambda *args, **kwargs: 0)
     query = FunnelQuery(**options, use_rollup=False)
     pop = population(query)
     with pop.dialect.cursor(pop.using) as cursor:
         assert brackets.bracketed_counts(pop, cursor) is None
+    assert steps(query.run()) == steps_of(count(pop, None))
+
+
+def test_small_populations_are_sorted_without_a_sample(declare):
+    declare(TOUR, TASKS)
+    options = _load(1)
+    query = FunnelQuery(**options, use_rollup=False)
+    pop = population(query)
+    with CaptureQueriesContext(connection) as queries, pop.dialect.cursor(pop.using) as cursor:
+        assert brackets.bracketed_counts(pop, cursor) is None
+    assert not any("TABLESAMPLE" in query["sql"] for query in queries)
     assert steps(query.run()) == steps_of(count(pop, None))
