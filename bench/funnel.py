@@ -120,7 +120,7 @@ def best(run, repeat: int = 3) -> tuple[float, object]:
     return min(timings), result
 
 
-def run_one(backend: str, subjects: int) -> list[dict[str, object]]:
+def run_one(backend: str, subjects: int, *, keep: bool = False) -> list[dict[str, object]]:
     import django
     import duckdb
     from django.conf import settings
@@ -142,8 +142,11 @@ def run_one(backend: str, subjects: int) -> list[dict[str, object]]:
     from django.core.management import call_command
     from django.db import connection
 
+    from onboarding.admin_funnel import report
     from onboarding.funnel import FunnelQuery
     from onboarding.funnel.paths import rebuild_paths
+    from onboarding.funnel.population import population
+    from onboarding.funnel.statements import count
     from onboarding.models import FlowRecord
     from onboarding.rollups.build import refresh_rollup
     from onboarding.sync import sync_flows
@@ -185,7 +188,14 @@ def run_one(backend: str, subjects: int) -> list[dict[str, object]]:
                             entered_to=START + timedelta(days=120))  # fmt: skip
         exact_s, exact = best(default.run)
         row("exact, default window", exact_s, f"finished {exact.finished}")
+        if backend == "postgresql":
+            # The same run's baseline: the statement that sorts every time (percentile_disc).
+            sorts_s, _ = best(lambda: count(population(default), None))
+            row("exact, default window, sorting all", sorts_s, "the statement before brackets")
         row("exact, ad-hoc window and filter", best(adhoc.run)[0])
+        if backend == "postgresql":
+            sorts_s, _ = best(lambda: count(population(adhoc), None))
+            row("exact, ad-hoc, sorting all", sorts_s, "the statement before brackets")
         start = time.perf_counter()
         refresh_rollup("wizard", rebuild=True)
         row("rollup build (all cohorts)", time.perf_counter() - start)
@@ -195,6 +205,12 @@ def run_one(backend: str, subjects: int) -> list[dict[str, object]]:
         row("rollup, default window", rollup_s, "counts equal exact" if same else "COUNTS DIFFER")
         page_s, status = best(admin_page(record.pk))
         row("admin funnel page", page_s, f"HTTP {status}, rollup built")
+        page_query = FunnelQuery(flow="wizard")
+        cohorts_s, cohorts = best(lambda: report.cohorts(page_query))
+        row("  of which cohort table", cohorts_s, f"from the {cohorts.source}")
+        worst = report.worst_step(rollup)
+        row("  of which stuck list", best(lambda: report.stuck(page_query, worst, page_size=50))[0],
+            f"before {worst}, first page of 50")  # fmt: skip
         for source, (duck_s, duck_rows) in duckdb_funnel(
             duck, default.effective_window_days
         ).items():
@@ -205,7 +221,9 @@ def run_one(backend: str, subjects: int) -> list[dict[str, object]]:
                 f"ours/DuckDB {exact_s / duck_s:.1f}x; {verdict}")  # fmt: skip
     finally:
         connection.close()
-        if backend == "postgresql":
+        if keep:
+            print(f"kept {settings.DATABASES['default']['NAME']}", file=sys.stderr)
+        elif backend == "postgresql":
             import psycopg
 
             with psycopg.connect(
@@ -220,10 +238,13 @@ def run_one(backend: str, subjects: int) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="backend:subjects (sqlite or postgresql), in this process")
+    parser.add_argument(
+        "--keep", action="store_true", help="with --only: keep the database (to EXPLAIN queries)"
+    )
     args = parser.parse_args()
     if args.only:
         backend, subjects = args.only.split(":")
-        for one in run_one(backend, int(subjects)):
+        for one in run_one(backend, int(subjects), keep=args.keep):
             print("ROW " + json.dumps(one))
         return
     rows: list[dict] = []
