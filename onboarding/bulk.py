@@ -57,6 +57,12 @@ def array(connection: Any) -> str:
     return "%b" if _psycopg3(connection) else "%s"
 
 
+def typed_arrays(fields: Sequence[Any], connection: Any) -> str:
+    """One array placeholder per field, cast to the field's column type (``UNNEST`` of
+    untyped parameters, or ``VALUES``, would give the columns no types of their own)."""
+    return ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in fields)
+
+
 def _cursor(connection: Any) -> Any:
     """A cursor for :class:`Statement`: with psycopg 3 one that binds parameters on the
     server (Django's binds them in the query text, and cannot send binary), wrapped as
@@ -214,7 +220,7 @@ def insert_new_statement(
     ]
     varying = [field for field, one in zip(given, same, strict=True) if not one]
     names = [quote(field.column) for field in given]
-    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in varying)
+    arrays = typed_arrays(varying, connection)
     selected = [
         f"%s::{field.db_type(connection)}" if one else f"v.{quote(field.column)}"
         for field, one in zip(given, same, strict=True)
@@ -295,8 +301,7 @@ def update_statements(
     targets = [meta.get_field(name) for name in fields]
     columns = [meta.pk, *targets]
     quote = connection.ops.quote_name
-    # One typed array per column: VALUES would give its columns no types of its own.
-    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in columns)
+    arrays = typed_arrays(columns, connection)
     assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in targets)
     names = ", ".join(quote(field.column) for field in columns)
     pk = quote(meta.pk.column)
@@ -304,16 +309,7 @@ def update_statements(
         f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
         f"FROM UNNEST({arrays}) AS v ({names}) WHERE t.{pk} = v.{pk}"
     )
-    return [
-        Statement(
-            sql,
-            [
-                _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
-                for field in columns
-            ],
-        )
-        for chunk in _chunks(objs, batch_size)
-    ]
+    return _by_chunk(sql, columns, objs, batch_size, connection)
 
 
 def lock_or_create(objs: Sequence[M], unique_fields: Sequence[str]) -> list[tuple[M, bool]] | None:
@@ -344,7 +340,7 @@ def lock_or_create_statement(
     fields = [field for field in every if field is not meta.pk]  # the database makes keys
     unique = [meta.get_field(name).column for name in unique_fields]
     quote = connection.ops.quote_name
-    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in fields)
+    arrays = typed_arrays(fields, connection)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         # WITH ORDINALITY ... ORDER BY: rows are taken in the order given.
@@ -409,18 +405,22 @@ def upsert_statements(
         f"{quote(column)} = EXCLUDED.{quote(column)}"
         for column in (meta.get_field(name).column for name in update_fields)
     )
-    arrays = ", ".join(f"{array(connection)}::{field.db_type(connection)}[]" for field in fields)
+    arrays = typed_arrays(fields, connection)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT * FROM UNNEST({arrays}) ON CONFLICT ({unique}) DO UPDATE SET {updates}"
     )
+    return _by_chunk(sql, fields, objs, 1000, connection)
+
+
+def _by_chunk(
+    sql: str, fields: Sequence[Any], objs: Sequence[Any], size: int, connection: Any
+) -> list[Statement]:
+    """``sql`` once per chunk of ``objs``, with one array parameter per field."""
     return [
         Statement(
             sql,
-            [
-                _column(field, [getattr(obj, field.attname) for obj in chunk], connection)
-                for field in fields
-            ],
+            [_column(f, [getattr(obj, f.attname) for obj in chunk], connection) for f in fields],
         )
-        for chunk in _chunks(objs, 1000)
+        for chunk in _chunks(objs, size)
     ]

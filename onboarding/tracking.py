@@ -20,7 +20,6 @@ from onboarding import signals
 from onboarding.bulk import (
     CopyFrom,
     Statement,
-    array,
     insert_new,
     insert_new_statement,
     lock_or_create,
@@ -28,6 +27,7 @@ from onboarding.bulk import (
     pipelined,
     run_together,
     send,
+    typed_arrays,
     update_rows,
     update_statements,
     upsert_statements,
@@ -510,9 +510,8 @@ def _states_statement(keys: list[_Key], connection: Any) -> Statement:
     """The step states of the progress rows of ``keys`` (run after they are locked)."""
     quote = connection.ops.quote_name
     progress: Any = Progress._meta
-    arrays = ", ".join(
-        f"{array(connection)}::{progress.get_field(name).db_type(connection)}[]"
-        for name in ("flow", "subject_type", "subject_id")
+    arrays = typed_arrays(
+        [progress.get_field(name) for name in ("flow", "subject_type", "subject_id")], connection
     )
     columns = ", ".join(f"s.{quote(name)}" for name in STATE_COLUMNS)
     matches = " AND ".join(f"p.{quote(name)} = k.{quote(name)}" for name in PROGRESS_KEY)
