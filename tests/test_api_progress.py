@@ -314,13 +314,13 @@ def test_a_user_without_a_subject_gets_400(db, client_for):
 )
 def test_the_fast_response_equals_the_documented_serializer(user, actions):
     from onboarding import accept_default, dismiss, skip
-    from onboarding.api.queries import progress_of_flow
     from onboarding.api.serializers import FlowProgressSerializer, progress_data
+    from onboarding.progress import get_progress
 
     do = {"complete": complete, "skip": skip, "dismiss": dismiss, "default": accept_default}
     for step, action in actions:
         do[action](user, "wizard", step)
-    progress = progress_of_flow(user, "wizard")
+    progress = get_progress(user, "wizard")
 
     assert progress_data(progress) == FlowProgressSerializer(progress).data
     assert progress_data(progress)["steps"] == FlowProgressSerializer(progress).data["steps"]

@@ -20,9 +20,9 @@ from onboarding.api.models import ApiKey
 from onboarding.api.pagination import CappedPagination
 from onboarding.api.permissions import CanSendEvents
 from onboarding.api.principals import who
-from onboarding.api.queries import progress_of_flow, progress_of_flows
 from onboarding.conf import onboarding_settings
 from onboarding.ingest.api import ingest_later
+from onboarding.progress import get_progress, get_progress_many
 from onboarding.registry import get_flow, registry
 from onboarding.tracking import accept_default, complete, dismiss, skip
 
@@ -72,7 +72,7 @@ class FlowListView(OnboardingAPIView):
         paginator = CappedPagination()
         flows = sorted(registry.all(), key=lambda flow: flow.key)
         page = paginator.paginate_queryset(flows, request, view=self) or []
-        data = [api_serializers.progress_data(one) for one in progress_of_flows(who(request), page)]
+        data = [api_serializers.progress_data(one) for one in get_progress_many(who(request), page)]
         return paginator.get_paginated_response(data)
 
 
@@ -83,7 +83,7 @@ class ProgressView(OnboardingAPIView):
     """The requesting subject's progress through one flow."""
 
     def get(self, request: Request, flow: str) -> Response:
-        progress = progress_of_flow(who(request), flow)
+        progress = get_progress(who(request), flow)
         return Response(api_serializers.progress_data(progress))
 
 
@@ -110,7 +110,7 @@ class StepActionView(OnboardingAPIView):
         ACTIONS[self.action_name](
             actor, flow, step, source="api", event_id=body.validated_data.get("id")
         )
-        return Response(api_serializers.progress_data(progress_of_flow(actor, flow)))
+        return Response(api_serializers.progress_data(get_progress(actor, flow)))
 
 
 @extend_schema(
