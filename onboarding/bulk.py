@@ -370,24 +370,6 @@ def lock_or_create_statement(
     return Statement(sql, params, rows=True), read
 
 
-def upsert_rows(
-    objs: Sequence[M], unique_fields: Sequence[str], update_fields: Sequence[str]
-) -> bool:
-    """Insert ``objs`` (their keys left to the database) or, where a row with the same
-    ``unique_fields`` exists, update its ``update_fields``: one statement per chunk on
-    PostgreSQL. ``False`` elsewhere: nothing was done."""
-    if not objs:
-        return True
-    model = type(objs[0])
-    connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql":
-        return False
-    run_together(
-        connection, upsert_statements(model, objs, unique_fields, update_fields, connection)
-    )
-    return True
-
-
 def upsert_statements(
     model: type[models.Model],
     objs: Sequence[Any],
@@ -395,8 +377,10 @@ def upsert_statements(
     update_fields: Sequence[str],
     connection: Any,
 ) -> list[Statement]:
-    """The statements of :func:`upsert_rows` on PostgreSQL. ``objs`` may be any objects
-    with the model's field attributes (``progress_id``, not ``progress``)."""
+    """Insert ``objs`` (their keys left to the database) or, where a row with the same
+    ``unique_fields`` exists, update its ``update_fields``: one statement per chunk
+    (PostgreSQL). ``objs`` may be any objects with the model's field attributes
+    (``progress_id``, not ``progress``)."""
     meta: Any = model._meta
     fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.pk]
     quote = connection.ops.quote_name

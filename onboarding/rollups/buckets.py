@@ -7,7 +7,6 @@ and within half a second below that.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 PER_DOUBLING = 8
@@ -21,14 +20,6 @@ def bucket_sql(seconds: str) -> str:
         f"CASE WHEN {seconds} <= 0 THEN {ZERO} WHEN {seconds} < 1 THEN {UNDER_A_SECOND} "
         f"ELSE {FIRST} + CAST(FLOOR({PER_DOUBLING} * LN({seconds}) / LN(2)) AS INTEGER) END"
     )
-
-
-def bucket_of(seconds: float) -> int:
-    if seconds <= 0:
-        return ZERO
-    if seconds < 1:
-        return UNDER_A_SECOND
-    return FIRST + math.floor(PER_DOUBLING * math.log(seconds) / math.log(2))
 
 
 def bucket_value(bucket: int) -> timedelta:
