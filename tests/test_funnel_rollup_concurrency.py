@@ -51,6 +51,7 @@ def test_refreshes_at_once_take_turns(rebuild):
     for thread in threads:
         thread.join(timeout=60)
 
+    assert not any(thread.is_alive() for thread in threads), "a refresh hung"
     assert errors == []
     rollup = FunnelQuery(flow="wizard").run()
     exact = FunnelQuery(flow="wizard", use_rollup=False).run()
@@ -95,5 +96,6 @@ def test_tracking_is_not_blocked_while_a_refresh_holds_its_flow(monkeypatch):
         tracked.set()
         thread.join(timeout=30)
 
+    assert not thread.is_alive(), "the refresh hung"
     assert errors == []
     assert result.accepted == 1

@@ -25,6 +25,13 @@ PREVIOUS_RELEASE = ("onboarding", "0001_squashed_0007_release_0_1")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def back_to_the_latest_schema():
+    """Whatever a test leaves behind, later tests find every migration applied."""
+    yield
+    _migrate(_latest())
+
+
 def _migrate(target: list[tuple[str, str | None]]) -> MigrationExecutor:
     executor = MigrationExecutor(connection)
     executor.migrate(target)
