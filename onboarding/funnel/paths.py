@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connections, router, transaction
 
+from onboarding.bulk import Statement, send, typed_arrays
 from onboarding.funnel.pathmodel import MAX_STEPS, FunnelPath, time_field
 from onboarding.funnel.timeutil import to_us
 from onboarding.models import FlowRecord, FlowVersion, Outcome, Progress, StepState
@@ -70,15 +71,14 @@ def save_paths(
     table = quote(meta.db_table)
     updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[1:])
     upsert = f" ON CONFLICT ({quote('progress_id')}) DO UPDATE SET {updates}"
+    if connection.vendor == "postgresql":
+        # One array per column: one statement for the whole batch, sent as the write
+        # path's others are (binary arrays, inside track_many's pipeline).
+        arrays = typed_arrays(fields, connection)
+        sql = f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays}){upsert}"
+        send(connection, [Statement(sql, [list(column) for column in zip(*values, strict=True)])])
+        return
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One array per column: one statement for the whole batch.
-            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays}){upsert}",
-                [list(column) for column in zip(*values, strict=True)],
-            )
-            return
         marks = ", ".join(["%s"] * len(fields))
         insert = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
         if connection.features.supports_update_conflicts_with_target:
