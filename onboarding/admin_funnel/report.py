@@ -17,6 +17,7 @@ from onboarding.funnel import (
     stuck_subjects,
     two_proportion_z_test,
 )
+from onboarding.funnel.runner import run_funnel
 from onboarding.funnel.stuck import Where
 
 STUCK_PAGE_SIZE = 50
@@ -61,7 +62,9 @@ class FunnelReport:
 
 
 def variant_result(query: FunnelQuery, result: FunnelResult | None = None) -> FunnelResult | None:
-    """The funnel broken down by variant: ``result`` if it already is, else a new run.
+    """The funnel's counts by variant: ``result`` if it already is broken down by variant,
+    else a new run of counts only (the comparison tests counts; medians and p90s per
+    variant would sort every reached time again: 1.5 s against 0.2 s at 1M subjects).
 
     ``None`` when there is nothing to compare (fewer than two variants declared or kept).
     """
@@ -70,7 +73,7 @@ def variant_result(query: FunnelQuery, result: FunnelResult | None = None) -> Fu
     declared = query.declaration.variants
     if len(query.variants or declared) < 2:
         return None
-    return replace(query, breakdown="variant").run()
+    return run_funnel(replace(query, breakdown="variant"), detail=False)
 
 
 def _previous_test(first: FunnelResult, second: FunnelResult, key: str) -> ZTest | None:
@@ -163,13 +166,8 @@ def build_report(
     query: FunnelQuery, *, step: str | None, where: Where | None, page: int
 ) -> FunnelReport:
     """Run the funnel, the variant comparison, the cohorts and one page of stuck subjects."""
-    by_variant = variant_result(query) if query.breakdown is None else None
-    if by_variant is not None:
-        # One scan gives everyone and each variant: the page needs both.
-        result = replace(by_variant, breakdown=None, groups={})
-    else:
-        result = query.run()
-        by_variant = variant_result(query, result)
+    result = query.run()
+    by_variant = variant_result(query, result)
     return FunnelReport(
         query=query,
         result=result,
