@@ -579,7 +579,9 @@ def _store_new(events: list[Event]) -> set[uuid.UUID]:
         known.update(
             Event.objects.filter(id__in=ids[start : start + size]).values_list("id", flat=True)
         )
-    new = [event for event in events if event.id not in known]
+    # In id order, as insert_new does: two batches sharing ids then wait for each other
+    # on the unique index in the same order instead of deadlocking.
+    new = sorted((event for event in events if event.id not in known), key=lambda e: e.id)
     Event.objects.bulk_create(new, ignore_conflicts=True, batch_size=size)
     return {event.id for event in new}
 

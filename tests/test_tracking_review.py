@@ -84,3 +84,30 @@ def test_a_subject_key_longer_than_the_column_is_refused_not_cut(monkeypatch):
 
     with pytest.raises(InvalidEvent, match="longer than 64 characters"):
         ref(user)
+
+
+@pytest.mark.django_db
+def test_without_insert_returning_new_events_go_in_by_id_and_duplicates_are_not_stored(
+    monkeypatch,
+):
+    """The fallback for databases that cannot return rows from an insert (or models
+    routed apart) inserts in id order, as the PostgreSQL statement does, so that two
+    batches sharing ids wait for each other instead of deadlocking."""
+    from onboarding import tracking
+
+    monkeypatch.setattr(tracking, "insert_new", lambda events, batch_size: None)
+    inserted: list[list[uuid.UUID]] = []
+    create = Event.objects.bulk_create
+
+    def recording(objs, **options):
+        inserted.append([event.id for event in objs])
+        return create(objs, **options)
+
+    monkeypatch.setattr(Event.objects, "bulk_create", recording)
+    user = UserFactory()
+    ids = [uuid.uuid4() for _ in range(6)]
+    track_many([ev(user, "signup", s=i, id=ids[i]) for i in range(4)])
+    track_many([ev(user, "profile", s=10 + i, id=ids[i]) for i in range(2, 6)])
+
+    assert inserted == [sorted(ids[:4]), sorted(ids[4:])]
+    assert Event.objects.count() == 6
