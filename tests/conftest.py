@@ -41,27 +41,59 @@ def declare():
     registry.duplicate_keys[:] = saved_duplicates
 
 
+# Without ONBOARDING_TEST_REDIS_URL a run claims one of these databases of the local
+# Redis, so that two suites on one machine do not flush each other's queues: the claims
+# are keys with a lifetime in LOCK_DATABASE, which no test uses or flushes.
+REDIS = "redis://127.0.0.1:6379"
+SPARE_DATABASES = range(13, 7, -1)
+LOCK_DATABASE = 14
+CLAIM_SECONDS = 3 * 3600
+
+
 @pytest.fixture(scope="session")
 def redis_url():
-    """A spare database of the machine's Redis (``ONBOARDING_TEST_REDIS_URL``).
+    """A Redis database for this run: ``ONBOARDING_TEST_REDIS_URL``, or a free one of the
+    local Redis's databases 8 to 13, emptied before and after.
 
     Not reachable: the test fails under ``CI=true`` or ``ONBOARDING_REQUIRE_SERVICES=1``
-    and is skipped with the reason otherwise.
+    and is skipped with the reason otherwise; all spare databases claimed fails.
     """
     import redis
 
-    url = os.environ.get("ONBOARDING_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+    given = os.environ.get("ONBOARDING_TEST_REDIS_URL")
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3)
-        client.ping()
+        locks = redis.Redis.from_url(f"{REDIS}/{LOCK_DATABASE}", socket_connect_timeout=3)
+        if given:
+            redis.Redis.from_url(given, socket_connect_timeout=3).ping()
+        else:
+            locks.ping()
     except redis.RedisError as error:
-        message = f"Redis is not reachable at {url}: {error}"
+        message = f"Redis is not reachable at {given or REDIS}: {error}"
         if required():
             pytest.fail(f"{message} (required: CI=true or ONBOARDING_REQUIRE_SERVICES=1)")
         pytest.skip(message)
+    claim = None
+    if given:
+        url = given
+    else:
+        owner = f"{os.uname().nodename}:{os.getpid()}"
+        for number in SPARE_DATABASES:
+            if locks.set(f"onboarding-tests:db{number}", owner, nx=True, ex=CLAIM_SECONDS):
+                claim = f"onboarding-tests:db{number}"
+                break
+        else:
+            pytest.fail(
+                f"Redis databases {SPARE_DATABASES[-1]} to {SPARE_DATABASES[0]} of {REDIS} are "
+                f"all claimed by other test runs (keys onboarding-tests:db* in database "
+                f"{LOCK_DATABASE}); set ONBOARDING_TEST_REDIS_URL to use another."
+            )
+        url = f"{REDIS}/{number}"
+    client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
     client.flushdb()
+    if claim:
+        locks.delete(claim)
 
 
 @pytest.fixture
