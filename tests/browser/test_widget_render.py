@@ -70,3 +70,34 @@ def test_compact_mode_is_the_bar_and_the_summary(signed_in, live_server, user):
     assert page.locator(f"{WIDGET} li").count() == 0
     # The title still names the bar for assistive technology, off screen.
     assert page.locator(BAR).get_attribute("aria-labelledby") == "t"
+
+
+def test_an_element_written_by_hand_fetches_its_state_and_renders_in_english(
+    signed_in, live_server, user
+):
+    """Without the tag's JSON child the script asks the API for the state and words it
+    with its English texts: the same markup the server rendered."""
+    complete(user, "wizard", "signup")
+    page = signed_in(user)
+    open_widget(page, live_server)
+
+    served = page.evaluate(
+        """() => {
+          const served = document.querySelector('onboarding-progress');
+          const bare = document.createElement('onboarding-progress');
+          bare.id = 'bare';
+          for (const a of served.attributes) bare.setAttribute(a.name, a.value);
+          document.body.append(bare);
+          return served.shadowRoot.querySelector('section').outerHTML;
+        }"""
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#bare').shadowRoot?.querySelector('[part=summary]')"
+    )
+
+    html = page.evaluate(
+        "document.querySelector('#bare').shadowRoot.querySelector('section').outerHTML"
+    )
+    assert html == served
+    summary = "#bare >> css=[part=summary]"
+    assert page.locator(summary).inner_text() == "1 of 4 done, about 110 seconds left"

@@ -41,6 +41,24 @@ def test_the_package_ships_the_source_unchanged(name):
     )
 
 
+def test_the_script_carries_every_text_in_english_for_elements_written_by_hand():
+    """widget.js words an element without the tag's JSON child with its own English
+    texts: they are the tag's texts, so the two never drift apart."""
+    from onboarding.templatetags.onboarding_widget import widget_strings
+
+    def leaves(value):
+        if isinstance(value, dict):
+            return [text for inner in value.values() for text in leaves(inner)]
+        return [value]
+
+    script = (ROOT / "static/onboarding/widget.js").read_text(encoding="utf-8")
+    with translation.override("en"):
+        texts = [str(text) for text in leaves(widget_strings())]
+
+    assert len(texts) == 17
+    assert [text for text in texts if f"'{text}'" not in script] == []
+
+
 def test_js_and_css_stay_within_6_kb_gzipped():
     spec = importlib.util.spec_from_file_location("widget_size", ROOT / "bench/widget_size.py")
     bench = importlib.util.module_from_spec(spec)

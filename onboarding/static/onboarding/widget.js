@@ -5,6 +5,23 @@
 const KEY = 'onboarding:queue:';
 const HIDE = 'widget_dismissed';
 const DONE = ['completed', 'defaulted'];
+// The texts of an element written by hand, without the tag's JSON child (which carries
+// them in the page's language): onboarding_widget.widget_strings() in English.
+const EN = {
+  of: '%(done)s of %(total)s done',
+  steps: '%(done)s of %(total)s steps',
+  summary: '%(done)s, %(left)s',
+  left: { one: 'about %(seconds)s second left', other: 'about %(seconds)s seconds left' },
+  finished: 'All done. Welcome aboard!',
+  optional: '(optional)',
+  use_default: 'Use defaults and continue',
+  skip: 'Skip',
+  skip_label: 'Skip: %(title)s',
+  hide: 'Dismiss: %(title)s',
+  status: { done: 'Done:', todo: 'To do:', skipped: 'Skipped:', dismissed: 'Dismissed:' },
+  offline: 'Saved on this device; it will be sent when you are back online.',
+  refused: 'Your progress could not be saved. Please reload the page.',
+};
 const esc = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const fmt = (s, o) => s.replace(/%\((\w+)\)s/g, (_, k) => o[k]);
 // randomUUID needs a secure context; getRandomValues does not.
@@ -30,7 +47,7 @@ class OnboardingProgress extends HTMLElement {
     addEventListener('online', (this.online ||= () => this.flush()));
     if (this.root) return;
     const boot = this.querySelector('script[type="application/json"]');
-    ({ state: this.s, strings: this.t = {} } = JSON.parse(boot?.textContent || '{}'));
+    ({ state: this.s, strings: this.t = EN } = JSON.parse(boot?.textContent || '{}'));
     this.root = this.shadowRoot || this.attachShadow({ mode: 'open' });
     if (!this.root.querySelector('section'))
       this.root.innerHTML = `<link rel="stylesheet" href="${new URL('widget.css', import.meta.url)}"><section></section>`;
