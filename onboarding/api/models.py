@@ -22,7 +22,9 @@ class ApiKey(models.Model):
         _("may send events"), default=True, help_text=_("Scope 'ingest': POST events/.")
     )
     can_read = models.BooleanField(
-        _("may read progress"), default=False, help_text=_("Scope 'read': GET routes.")
+        _("may read funnel reports"),
+        default=False,
+        help_text=_("Scope 'read': the funnel report (GET flows/<flow>/funnel/)."),
     )
     revoked = models.BooleanField(_("revoked"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
