@@ -568,6 +568,10 @@ def _first_by_progress(prepared: list[_Prepared]) -> dict[_Key, _Prepared]:
 def _store_new(events: list[Event]) -> set[uuid.UUID]:
     """Insert the events whose id is new; the ids inserted (the others are duplicates)."""
     size = onboarding_settings.BATCH_SIZE
+    # In id order, as the pipelined insert (insert_new_statement) goes: two batches
+    # sharing ids then wait for each other on the unique index in one order instead of
+    # deadlocking.
+    events = sorted(events, key=lambda event: event.id)
     inserted = insert_new(events, batch_size=size)
     if inserted is not None:
         return inserted
@@ -579,9 +583,7 @@ def _store_new(events: list[Event]) -> set[uuid.UUID]:
         known.update(
             Event.objects.filter(id__in=ids[start : start + size]).values_list("id", flat=True)
         )
-    # In id order, as insert_new does: two batches sharing ids then wait for each other
-    # on the unique index in the same order instead of deadlocking.
-    new = sorted((event for event in events if event.id not in known), key=lambda e: e.id)
+    new = [event for event in events if event.id not in known]
     Event.objects.bulk_create(new, ignore_conflicts=True, batch_size=size)
     return {event.id for event in new}
 

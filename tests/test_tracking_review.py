@@ -87,30 +87,41 @@ def test_a_subject_key_longer_than_the_column_is_refused_not_cut(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_without_insert_returning_new_events_go_in_by_id_and_duplicates_are_not_stored(
-    monkeypatch,
-):
-    """The fallback for databases that cannot return rows from an insert (or models
-    routed apart) inserts in id order, as the PostgreSQL statement does, so that two
-    batches sharing ids wait for each other instead of deadlocking."""
+@pytest.mark.parametrize("returning", [True, False], ids=["insert-returning", "fallback"])
+def test_without_the_pipelined_write_new_events_go_in_by_id(monkeypatch, returning):
+    """Where the pipelined write does not run (routers split the models, no pipeline
+    support), events go in by id, as they do in the pipeline, so that two batches sharing
+    ids wait for each other instead of deadlocking: through ``insert_new`` or, without
+    ``INSERT ... RETURNING``, through ``bulk_create`` after reading the known ids."""
     from onboarding import tracking
 
-    # The fallback as it runs when routers split the models (PostgreSQL's pipelined write
-    # needs them on one database) or without INSERT ... RETURNING.
     monkeypatch.setattr(tracking, "_write_pipelined", lambda prepared, check: None)
-    monkeypatch.setattr(tracking, "insert_new", lambda events, batch_size: None)
     inserted: list[list[uuid.UUID]] = []
-    create = Event.objects.bulk_create
+    if returning:
+        insert_new = tracking.insert_new
 
-    def recording(objs, **options):
-        inserted.append([event.id for event in objs])
-        return create(objs, **options)
+        def recording_insert(events, batch_size):
+            inserted.append([event.id for event in events])
+            return insert_new(events, batch_size=batch_size)
 
-    monkeypatch.setattr(Event.objects, "bulk_create", recording)
+        monkeypatch.setattr(tracking, "insert_new", recording_insert)
+    else:
+        monkeypatch.setattr(tracking, "insert_new", lambda events, batch_size: None)
+        create = Event.objects.bulk_create
+
+        def recording_create(objs, **options):
+            inserted.append([event.id for event in objs])
+            return create(objs, **options)
+
+        monkeypatch.setattr(Event.objects, "bulk_create", recording_create)
     user = UserFactory()
-    ids = [uuid.uuid4() for _ in range(6)]
+    # Sent in descending order, so that keeping the order sent can never pass.
+    ids = sorted((uuid.uuid4() for _ in range(6)), reverse=True)
     track_many([ev(user, "signup", s=i, id=ids[i]) for i in range(4)])
     track_many([ev(user, "profile", s=10 + i, id=ids[i]) for i in range(2, 6)])
 
-    assert inserted == [sorted(ids[:4]), sorted(ids[4:])]
+    # insert_new is handed the whole batch (duplicates are its to skip); the fallback
+    # inserts only the ids it did not find.
+    second = sorted(ids[2:]) if returning else sorted(ids[4:])
+    assert inserted == [sorted(ids[:4]), second]
     assert Event.objects.count() == 6
