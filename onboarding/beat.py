@@ -28,6 +28,12 @@ ENTRIES: dict[str, dict[str, Any]] = {
     "onboarding-conversion-alerts": {"task": "onboarding.health.alerts", "schedule": 24 * HOUR},
     # Open cohorts only: older entry days are final, so an hourly refresh stays cheap.
     "onboarding-funnel-rollups": {"task": "onboarding.rollups.refresh", "schedule": HOUR},
+    # Webhook deliveries whose task message was lost (broker down at commit) go out late,
+    # not never.
+    "onboarding-webhook-requeue": {
+        "task": "onboarding.webhooks.requeue_stale",
+        "schedule": HOUR / 4,
+    },
 }
 
 

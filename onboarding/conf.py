@@ -86,13 +86,17 @@ DEFAULTS: dict[str, Any] = {
     # Webhooks (``onboarding.webhooks``): endpoints receiving step_completed and
     # flow_finished, e.g. [{"url": "https://...", "secret": "...", "events": [...]}].
     "WEBHOOKS": [],
-    # Seconds to wait for an endpoint's answer.
+    # The most seconds one attempt may take in all: DNS, connect, TLS, sending the
+    # request and reading the answer's headers (a receiver trickling bytes is cut off).
     "WEBHOOK_TIMEOUT_SECONDS": 10,
     # A delivery not answered 2xx is retried this many times, waiting
     # min(BACKOFF * 2**attempt, BACKOFF_MAX) seconds; then it stays failed.
     "WEBHOOK_MAX_RETRIES": 8,
     "WEBHOOK_RETRY_BACKOFF_SECONDS": 30,
     "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": 1800,
+    # A delivery still pending this long after its attempt was due lost its task message
+    # (broker down at commit, a message dropped): the sweep queues it again.
+    "WEBHOOK_REQUEUE_AFTER_SECONDS": 900,
     # Health score (``onboarding.health``): weights of required-step progress and recent
     # activity (0..1 each, averaged to 0..100), and points taken off per red flag.
     "HEALTH_WEIGHTS": {"progress": 60, "recency": 40, "red_flag": 15},

@@ -1,5 +1,6 @@
 """Settings of the Celery worker process started by ``tests/test_celery_worker.py``."""
 
+import json
 import os
 
 from tests.settings import *  # noqa: F403
@@ -8,3 +9,9 @@ from tests.settings import *  # noqa: F403
 EMAIL_BACKEND = "tests.flaky_mail.FlakyFileBackend"
 FLAKY_MAIL_DIR = os.environ.get("ONBOARDING_TEST_MAIL_DIR", "/tmp/onboarding-test-mail")
 ONBOARDING = {"NUDGE_RETRY_BACKOFF_SECONDS": 1, "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 2}
+# The webhook tests' endpoints (a receiver in the test process), as JSON.
+if os.environ.get("ONBOARDING_TEST_WEBHOOKS"):
+    ONBOARDING["WEBHOOKS"] = json.loads(os.environ["ONBOARDING_TEST_WEBHOOKS"])
+    ONBOARDING["WEBHOOK_RETRY_BACKOFF_SECONDS"] = 1
+    # Longer than any test waits: an attempt ends by the test's doing, not the deadline.
+    ONBOARDING["WEBHOOK_TIMEOUT_SECONDS"] = 600

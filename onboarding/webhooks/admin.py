@@ -1,4 +1,5 @@
-"""The delivery log in admin (read-only), with an action to send failed ones again."""
+"""The delivery log in admin (read-only), with an action to send failed or pending ones
+again."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from onboarding.webhooks.models import WebhookDelivery, WebhookStatus
+from onboarding.webhooks.requeue import enqueue
 
 
 @admin.register(WebhookDelivery)
@@ -40,17 +43,37 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Send the selected failed deliveries again"))
+    @admin.action(description=_("Send the selected failed or pending deliveries again"))
     def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        from onboarding.webhooks.tasks import deliver_webhook
-
-        ids = list(queryset.filter(status=WebhookStatus.FAILED).values_list("pk", flat=True))
-        WebhookDelivery.objects.filter(pk__in=ids).update(status=WebhookStatus.PENDING)
-        for pk in ids:
-            deliver_webhook.delay(str(pk))
-        self.message_user(
-            request,
-            ngettext("%(count)d delivery queued.", "%(count)d deliveries queued.", len(ids))
-            % {"count": len(ids)},
-            messages.SUCCESS,
+        # Pending ones too: a row whose task never reached the broker waits there.
+        resendable = queryset.filter(status__in=[WebhookStatus.FAILED, WebhookStatus.PENDING])
+        ids = list(resendable.values_list("pk", flat=True))
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=WebhookStatus.PENDING, next_attempt_at=timezone.now()
         )
+        queued = 0
+        for pk in ids:
+            if not enqueue(pk):
+                break
+            queued += 1
+        if queued or not ids:
+            self.message_user(
+                request,
+                ngettext("%(count)d delivery queued.", "%(count)d deliveries queued.", queued)
+                % {"count": queued},
+                messages.SUCCESS,
+            )
+        if queued < len(ids):
+            left = len(ids) - queued
+            self.message_user(
+                request,
+                ngettext(
+                    "The task queue could not be reached: %(count)d delivery stays pending "
+                    "and is queued again automatically.",
+                    "The task queue could not be reached: %(count)d deliveries stay pending "
+                    "and are queued again automatically.",
+                    left,
+                )
+                % {"count": left},
+                messages.ERROR,
+            )

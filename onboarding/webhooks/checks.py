@@ -7,7 +7,7 @@ from typing import Any
 from django.core.checks import Error, register
 
 from onboarding.conf import onboarding_settings
-from onboarding.webhooks.config import WebhookConfigError, parse_endpoint
+from onboarding.webhooks.config import WebhookConfigError, address_problem, parse_endpoint
 
 
 @register("onboarding")
@@ -30,8 +30,10 @@ def check_webhooks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             errors.append(
                 Error(
                     str(error),
-                    hint="Each endpoint: url (http or https), secret (16+ characters), "
-                    "optional name, events (step_completed, flow_finished) and flows.",
+                    hint="Each endpoint: url (http or https), secret (16+ characters; "
+                    "format 'standard': whsec_ and base64), optional name, events "
+                    "(step_completed, flow_finished), flows, format, previous_secrets and "
+                    "allow_private.",
                     id="onboarding.E015",
                 )
             )
@@ -45,4 +47,16 @@ def check_webhooks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 )
             )
         names.add(endpoint.name)
+        problem = address_problem(endpoint)
+        if problem:
+            errors.append(
+                Error(
+                    f"ONBOARDING[\"WEBHOOKS\"][{index}]['url']: {problem}; webhooks are "
+                    "refused there.",
+                    hint='Use the receiver\'s public address, or set "allow_private": True '
+                    "on this endpoint if it is meant to reach this machine or its network "
+                    "(a local receiver in development or tests).",
+                    id="onboarding.E015",
+                )
+            )
     return errors

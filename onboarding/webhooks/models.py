@@ -35,6 +35,10 @@ class WebhookDelivery(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # When the pending delivery's next attempt is due (or its attempt under way ends): a
+    # row still pending well after it lost its task message (broker down at commit) and
+    # is queued again by onboarding.webhooks.requeue.
+    next_attempt_at = models.DateTimeField(_("next attempt due"), default=timezone.now)
 
     class Meta:
         app_label = "onboarding"

@@ -1,8 +1,9 @@
 """Signal receivers: a delivery row per interested endpoint, queued after commit.
 
 The rows are written inside ``track``'s transaction, so an event that rolls back
-leaves no webhook, and a committed one always has its row even if the broker is down
-(``onboarding_webhooks`` ... admin shows it pending).
+leaves no webhook, and a committed one always has its row even if the broker is down:
+queueing after commit never raises (``track()`` has returned its result by then), and
+the sweep (:mod:`onboarding.webhooks.requeue`) queues a row left pending again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from onboarding import signals
 from onboarding.conf import onboarding_settings
 from onboarding.webhooks.config import endpoints
 from onboarding.webhooks.models import WebhookDelivery
+from onboarding.webhooks.requeue import enqueue
 
 
 def _subject(subject: Any) -> dict[str, Any]:
@@ -24,10 +26,10 @@ def _subject(subject: Any) -> dict[str, Any]:
     return {"type": f"{meta.app_label}.{meta.model_name}", "id": str(subject.pk)}
 
 
-def _enqueue(delivery_id: Any) -> None:
-    from onboarding.webhooks.tasks import deliver_webhook
-
-    deliver_webhook.delay(str(delivery_id))
+def _actor(actor: Any) -> int | str | None:
+    """The acting user's key as JSON: an integer as it is, any other key (UUID) as text."""
+    pk = getattr(actor, "pk", None)
+    return pk if pk is None or isinstance(pk, int) else str(pk)
 
 
 def record(
@@ -51,7 +53,8 @@ def record(
         row.payload = {"id": str(row.id), "event": event, **payload}
     WebhookDelivery.objects.bulk_create(rows)
     for row in rows:
-        transaction.on_commit(partial(_enqueue, row.pk))
+        # enqueue() catches broker errors itself; robust: nothing else may raise either.
+        transaction.on_commit(partial(enqueue, row.pk), robust=True)
     return rows
 
 
@@ -70,7 +73,7 @@ def _step_completed(sender: Any, subject: Any, actor: Any, step: Any, **kwargs: 
             "outcome": kwargs["outcome"],
             "occurred_at": kwargs["occurred_at"].isoformat(),
             "subject": _subject(subject),
-            "actor": getattr(actor, "pk", None),
+            "actor": _actor(actor),
             "variant": progress.variant,
         },
         progress.subject_label,
@@ -91,7 +94,7 @@ def _flow_finished(sender: Any, subject: Any, actor: Any, **kwargs: Any) -> None
             "finished_at": kwargs["finished_at"].isoformat(),
             "entered_at": progress.entered_at.isoformat(),
             "subject": _subject(subject),
-            "actor": getattr(actor, "pk", None),
+            "actor": _actor(actor),
             "variant": progress.variant,
         },
         progress.subject_label,
