@@ -34,8 +34,8 @@ from onboarding.bulk import (
 )
 from onboarding.conf import onboarding_settings
 from onboarding.declarations import Flow
-from onboarding.erase import refuse_erased
-from onboarding.exceptions import InvalidEvent, NoDefault
+from onboarding.erase import erased_among
+from onboarding.exceptions import InvalidEvent, NoDefault, SubjectErased
 from onboarding.funnel.paths import save_paths
 from onboarding.models import (
     Event,
@@ -396,11 +396,13 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
         ) or _write(prepared)
         # Under the progress locks an erasure waits on (see onboarding.erase); refusing
         # rolls the events back too.
-        refuse_erased(_named(prepared, created))
+        erased_actors = _refuse_erased(prepared, created)
         # Only the events this batch stored act: an id stored by another batch (for any
         # subject) is a duplicate here.
         fresh = [one for one in prepared if one.event.id in stored]
         duplicates += len(prepared) - len(fresh)
+        if erased_actors:
+            _unname_actors(fresh, erased_actors)
         by_progress: dict[int, list[_Prepared]] = defaultdict(list)
         for one in fresh:
             by_progress[progress_rows[_progress_key(one)].pk].append(one)
@@ -588,24 +590,48 @@ def _store_new(events: list[Event]) -> set[uuid.UUID]:
     return {event.id for event in new}
 
 
-def _named(prepared: list[_Prepared], created: set[tuple[int, int, str]]) -> set[tuple[int, str]]:
-    """The subjects and acting users of a batch that may have been erased, as
-    ``(content type id, id)``.
+def _actor_key(item: _Prepared) -> tuple[int, str] | None:
+    if isinstance(item.actor, models.Model) and item.actor.pk is not None:
+        return (ContentType.objects.get_for_model(item.actor).pk, str(item.actor.pk))
+    return None
+
+
+def _refuse_erased(
+    prepared: list[_Prepared], created: set[tuple[int, int, str]]
+) -> set[tuple[int, str]]:
+    """Raise :class:`SubjectErased` for an erased subject; return the erased actors
+    acting for subjects that are not (a team's erased member), as ``(type id, id)``.
 
     An erasure renames the subject's progress, so a subject whose progress row was
     found under its own id is not erased: only new rows, and actors acting for
     another subject (a team's member), need a look (none in the steady state).
     """
-    named: set[tuple[int, str]] = set()
+    subjects: set[tuple[int, str]] = set()
+    actors: set[tuple[int, str]] = set()
     for item in prepared:
         subject = (item.subject_ref.type_id, item.subject_ref.id)
         if _progress_key(item) in created:
-            named.add(subject)
-        if isinstance(item.actor, models.Model) and item.actor.pk is not None:
-            actor = (ContentType.objects.get_for_model(item.actor).pk, str(item.actor.pk))
-            if actor != subject:
-                named.add(actor)
-    return named
+            subjects.add(subject)
+        actor = _actor_key(item)
+        if actor is not None and actor != subject:
+            actors.add(actor)
+    erased = erased_among(subjects | actors)
+    for key, label in erased.items():
+        if key in subjects:
+            raise SubjectErased(label)
+    return set(erased)
+
+
+def _unname_actors(fresh: list[_Prepared], erased: set[tuple[int, str]]) -> None:
+    """Record the events of erased actors with no actor: the subject they acted for is
+    not erased and keeps its events, but nothing may name the erased user again."""
+    ids: list[uuid.UUID] = []
+    for item in fresh:
+        if _actor_key(item) in erased:
+            item.actor = None  # the signals (webhooks) do not name it either
+            ids.append(item.event.id)
+    if ids:
+        Event.objects.filter(id__in=ids).update(actor=None)
 
 
 def _apply(

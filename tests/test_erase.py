@@ -24,11 +24,14 @@ from onboarding.nudges import Stalled
 from onboarding.nudges.evaluate import evaluate
 from onboarding.nudges.models import Login, NudgeDelivery, NudgeOptOut, NudgeRule
 from onboarding.progress import get_progress
+from onboarding.webhooks.models import WebhookDelivery
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)
 STEPS = [("signup", 0), ("profile", 60), ("project", 300), ("publish", 900)]
 TEAM_RESOLVER = {"SUBJECT_RESOLVER": "tests.test_erase.team_of"}
+# Deliveries are recorded with the events; never sent here (no commit in these tests).
+WEBHOOKS = {"WEBHOOKS": [{"url": "https://hooks.example.com/x", "secret": "s3cret-s3cret-s3cret"}]}
 EVENTS_URL = "/onboarding/api/events/"
 
 pytestmark = pytest.mark.django_db
@@ -233,10 +236,73 @@ def test_erasing_a_member_unnames_the_team_events_and_keeps_the_team():
         None,
     ]
     assert get_progress(bob, "wizard").done == 4
-    # Ada may no longer be tracked, even for her team; Bob still is.
-    with pytest.raises(SubjectErased):
-        track(ada, "wizard", "invite")
     assert track(bob, "wizard", "invite").accepted == 1
+
+
+@override_settings(ONBOARDING={**TEAM_RESOLVER, **WEBHOOKS})
+def test_an_erased_member_acting_for_a_team_is_recorded_with_no_actor():
+    ada, bob = UserFactory(), UserFactory()
+    team = TeamFactory()
+    MembershipFactory(team=team, user=ada)
+    MembershipFactory(team=team, user=bob)
+    walk(bob, STEPS[:1])
+    erase_subject(ada)
+
+    # The team is not erased: its events count, but none names Ada (no SubjectErased).
+    assert track(ada, "wizard", "profile").accepted == 1
+    track(bob, "wizard", "project")
+
+    actors = dict(Event.objects.values_list("step_key", "actor_id"))
+    assert actors == {"signup": bob.pk, "profile": None, "project": bob.pk}
+    assert get_progress(bob, "wizard").done == 3
+    webhook_actors = {row.step_key: row.payload["actor"] for row in WebhookDelivery.objects.all()}
+    assert webhook_actors == {"signup": bob.pk, "profile": None, "project": bob.pk}
+
+
+@override_settings(ONBOARDING=WEBHOOKS)
+def test_erasing_a_user_cleans_its_webhook_log(user, other_user):
+    walk(user)
+    walk(other_user, STEPS[:1])
+    assert WebhookDelivery.objects.count() == 6  # 4 steps and the finish, 1 step
+
+    report = erase_subject(user)
+
+    assert report.webhook_deliveries == 5
+    erased = WebhookDelivery.objects.filter(payload__subject__id=report.pseudonym)
+    assert erased.count() == 5
+    for row in erased:
+        assert row.subject_label == ""
+        assert row.payload["actor"] is None
+        assert row.payload["subject"] == {"type": "auth.user", "id": report.pseudonym}
+    other = WebhookDelivery.objects.get(payload__subject__id=str(other_user.pk))
+    assert other.subject_label == str(other_user)
+    assert other.payload["actor"] == other_user.pk
+    assert erase_subject(user).webhook_deliveries == 0  # erasing again changes nothing
+
+
+@override_settings(ONBOARDING={**TEAM_RESOLVER, **WEBHOOKS})
+def test_erasing_a_member_unnames_it_in_the_teams_webhook_log():
+    ada, bob = UserFactory(), UserFactory()
+    team = TeamFactory(name="Acme")
+    MembershipFactory(team=team, user=ada)
+    MembershipFactory(team=team, user=bob)
+    walk(ada, STEPS[:2])
+    walk(bob, STEPS[2:])
+
+    report = erase_subject(ada)
+
+    assert report.webhook_deliveries == 2
+    rows = {row.step_key or "finished": row for row in WebhookDelivery.objects.all()}
+    assert {key: row.payload["actor"] for key, row in rows.items()} == {
+        "signup": None,
+        "profile": None,
+        "project": bob.pk,
+        "publish": bob.pk,
+        "finished": bob.pk,
+    }
+    # The team is not erased: its label and id stay.
+    assert {row.subject_label for row in rows.values()} == {str(team)}
+    assert {row.payload["subject"]["id"] for row in rows.values()} == {str(team.pk)}
 
 
 @override_settings(ONBOARDING=TEAM_RESOLVER)

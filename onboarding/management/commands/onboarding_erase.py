@@ -13,7 +13,8 @@ from onboarding.erase import erase
 class Command(BaseCommand):
     help = (
         "Anonymize everything naming the given subjects (ids replaced by a pseudonym, "
-        "labels, properties, recipients and logins removed) while funnel counts stay. "
+        "labels, properties, recipients, logins and webhook log entries cleaned) while "
+        "funnel counts stay. "
         "Their later events are refused. Safe to run again."
     )
 
@@ -32,5 +33,6 @@ class Command(BaseCommand):
                 f"{type} {subject_id}: {state}; anonymized {report.events} event(s), "
                 f"{report.progress} progress row(s), {report.nudge_deliveries} nudge "
                 f"delivery(ies), {report.opt_outs} opt-out(s); cleared the actor of "
-                f"{report.actor_cleared} event(s); deleted {report.logins_deleted} login(s)."
+                f"{report.actor_cleared} event(s); deleted {report.logins_deleted} login(s); "
+                f"cleaned {report.webhook_deliveries} webhook delivery(ies)."
             )
