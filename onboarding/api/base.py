@@ -17,8 +17,9 @@ from onboarding.api.authentication import (
     SessionAuthentication,
 )
 from onboarding.api.errors import exception_handler
-from onboarding.api.limits import BoundedJSONParser, check_content_length
+from onboarding.api.limits import BoundedJSONParser, check_content_length, read_unsized_body
 from onboarding.api.permissions import ActsForSubject
+from onboarding.api.query import check_query
 from onboarding.api.throttling import ApiKeyRateThrottle, SubjectRateThrottle
 
 
@@ -37,6 +38,8 @@ class OnboardingAPIView(APIView):
     parser_classes = [BoundedJSONParser]
     renderer_classes = [AsciiJSONRenderer]
     schema = AutoSchema()
+    # Query parameters that may be given more than once; any other twice is a 400.
+    repeatable_query_params: tuple[str, ...] = ()
 
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -57,6 +60,10 @@ class OnboardingAPIView(APIView):
         return cors.add_cors_headers(request, response)
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
-        # Before authentication and parsing: an oversized body is refused unread.
+        # Before authentication and parsing: an oversized body is refused unread, a
+        # chunked one read under the same bound (authentication may parse it: CSRF).
         check_content_length(request.META)
+        read_unsized_body(request._request)
         super().initial(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD"):  # the other routes read no query parameter
+            check_query(request.query_params, repeatable=self.repeatable_query_params)

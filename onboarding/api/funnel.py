@@ -75,6 +75,7 @@ class FunnelView(OnboardingAPIView):
 
     permission_classes = [CanViewFunnel]
     renderer_classes = [AsciiJSONRenderer, FunnelCSVRenderer]
+    repeatable_query_params = ("variant", "version")
 
     def get(self, request: Request, flow: str) -> Response:
         get_flow(flow)  # 404 naming an unknown flow, before the filters

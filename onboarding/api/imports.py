@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from onboarding.api.ingest import BatchResult, _flatten, store
 from onboarding.api.serializers import EventSerializer, event_input
 from onboarding.api.subjects import prefetch_subjects
+from onboarding.api.text import json_text_problem
 from onboarding.conf import onboarding_settings
 from onboarding.tracking import EventInput
 
@@ -82,7 +83,9 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
     if event.get("occurred_at") in (None, ""):
         raise LineError("occurred_at", _("required for imported events"))
     data = dict(event)
-    if "id" not in data:
+    # Text no column can store is refused by the serializer, naming its field; a line
+    # holding a lone surrogate could not even be hashed into an id.
+    if "id" not in data and json_text_problem(event) is None:
         data["id"] = str(line_id(event))
     subject = data.get("subject")
     if isinstance(subject, (int, str)) and not isinstance(subject, bool):

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from onboarding.api.models import ApiKey
+from onboarding.api.text import storable
 
 SCOPES = ("ingest", "read")
 
@@ -56,7 +57,7 @@ def create_key(
 def find_key(key: str) -> ApiKey | None:
     """The live key matching ``key``, or ``None`` (unknown, mistyped or revoked)."""
     prefix, dot, _secret = key.partition(".")
-    if not dot or not prefix:
+    if not dot or not prefix or not storable(prefix):  # PostgreSQL refuses NUL in a lookup
         return None
     api_key = ApiKey.objects.filter(prefix=prefix, revoked=False).first()
     # Compared in constant time so the response time does not leak the hash.

@@ -10,6 +10,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.views import SpectacularAPIView
 
 from onboarding import __version__
+from onboarding.api.query import check_query
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -60,3 +61,7 @@ class SchemaView(SpectacularAPIView):
         "VERSION": __version__,
         "PREPROCESSING_HOOKS": ["onboarding.api.schema.only_onboarding"],
     }
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        check_query(request.query_params)  # as on every GET route of the API

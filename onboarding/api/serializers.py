@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from onboarding.api.errors import safe_text, shown
 from onboarding.api.subjects import find_subject, subject_type
+from onboarding.api.text import json_text_problem
 from onboarding.conf import onboarding_settings
 from onboarding.registry import registry
 from onboarding.tracking import KIND_PATTERN, STEP_KINDS, EventInput
@@ -124,13 +125,49 @@ class StrictSerializer(serializers.Serializer):
                 raise serializers.ValidationError(
                     {safe_text(name, 50): [message] for name in unknown}
                 )
+            unstorable = _unstorable_fields(self, data)
+            if unstorable:
+                raise serializers.ValidationError(unstorable)
+        return super().to_internal_value(data)
+
+
+def _unstorable_fields(serializer: serializers.Serializer, data: dict[str, Any]) -> dict[str, Any]:
+    """``{field: [message]}`` for each field holding text no column can store, at any depth;
+    checked before the fields parse, so no date parser lets it through and no lookup sends
+    it to the database. A nested serializer's fields are named in it (``subject.type``)."""
+    errors: dict[str, Any] = {}
+    for name, field in serializer.fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if isinstance(field, serializers.Serializer) and isinstance(value, dict):
+            nested = _unstorable_fields(field, value)
+            if nested:
+                errors[name] = nested
+            continue
+        problem = json_text_problem(value)
+        if problem:
+            errors[name] = [problem]
+    return errors
+
+
+class UUIDStringField(serializers.UUIDField):
+    """A UUID sent as a string. DRF's field reads a JSON integer ``n`` as ``UUID(int=n)``,
+    so every client counting 1, 2, 3 would share ids and lose events as duplicates."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(
+                _("Must be a UUID string, like %(example)s.")
+                % {"example": "6f0c1b7e-4a4d-4d1e-9a57-2f1c8a3b9d60"}
+            )
         return super().to_internal_value(data)
 
 
 class StepActionSerializer(StrictSerializer):
     """Optional body of a step action: a client-made id makes a retried POST harmless."""
 
-    id = serializers.UUIDField(required=False, help_text="Idempotency key of the event.")
+    id = UUIDStringField(required=False, help_text="Idempotency key of the event.")
 
 
 class SubjectSerializer(serializers.Serializer):
@@ -165,7 +202,7 @@ class SubjectSerializer(serializers.Serializer):
 class EventSerializer(StrictSerializer):
     """One event of a batch. Exactly these fields are writable; ``subject`` only with an API key."""
 
-    id = serializers.UUIDField(help_text="Client-made UUID: the idempotency key, forever.")
+    id = UUIDStringField(help_text="Client-made UUID: the idempotency key, forever.")
     flow = serializers.CharField(max_length=100)
     step = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     kind = serializers.CharField(
@@ -243,7 +280,8 @@ class EventSerializer(StrictSerializer):
 
 
 def _check_json_value(value: Any) -> None:
-    """Refuse what JSON columns cannot store: NaN/Infinity, NUL, lone surrogates, deep nesting."""
+    """Refuse what JSON columns cannot store: NaN/Infinity, deep nesting (text is checked
+    for every field before, by :class:`StrictSerializer`)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -253,23 +291,10 @@ def _check_json_value(value: Any) -> None:
             )
         if isinstance(item, float) and not math.isfinite(item):
             raise serializers.ValidationError(_("Numbers must be finite."))
-        if isinstance(item, str):
-            _check_text(item)
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                _check_text(str(key))
-                stack.append((child, depth + 1))
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
-
-
-def _check_text(text: str) -> None:
-    if "\x00" in text:
-        raise serializers.ValidationError(_("Text must not contain NUL characters."))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise serializers.ValidationError(_("Text must not contain lone surrogates.")) from None
 
 
 def event_input(data: dict[str, Any], *, who: Any, source: str) -> EventInput:

@@ -10,11 +10,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from onboarding.api.text import storable
+
 
 def subject_type(label: str) -> ContentType | None:
     """The content type of ``"app_label.model"`` (any case), or ``None`` for no such model."""
     app_label, dot, model = str(label).partition(".")
-    if not dot:
+    if not dot or not storable(str(label)):  # PostgreSQL would refuse the lookup: a 500
         return None
     try:
         content_type = ContentType.objects.get_by_natural_key(app_label, model.lower())
@@ -27,7 +29,7 @@ def find_subject(content_type: ContentType, subject_id: str) -> models.Model | N
     """The instance of ``content_type`` with primary key ``subject_id``, or ``None`` (also
     for an id its key field cannot hold)."""
     model = content_type.model_class()
-    if model is None:
+    if model is None or not storable(str(subject_id)):
         return None
     try:
         return model._default_manager.filter(pk=subject_id).first()
@@ -44,7 +46,12 @@ def prefetch_subjects(events: Iterable[Any]) -> dict[tuple[int, str], models.Mod
         if not isinstance(subject, dict):
             continue
         label, subject_id = subject.get("type"), subject.get("id")
-        if isinstance(label, str) and isinstance(subject_id, (str, int)):
+        # An id no column can hold is left to the serializer to name, unqueried.
+        if (
+            isinstance(label, str)
+            and isinstance(subject_id, (str, int))
+            and storable(str(subject_id))
+        ):
             wanted[label].add(str(subject_id).strip())
     found: dict[tuple[int, str], models.Model] = {}
     for label, ids in wanted.items():

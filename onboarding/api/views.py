@@ -104,7 +104,9 @@ class StepActionView(OnboardingAPIView):
 
     def post(self, request: Request, flow: str, step: str) -> Response:
         get_flow(flow).step(step)  # 404 for the flow, 400 naming the step
-        body = api_serializers.StepActionSerializer(data=request.data or {})
+        # No body (or null) is no id; any other non-object is refused, not read as none.
+        data: Any = request.data
+        body = api_serializers.StepActionSerializer(data={} if data is None else data)
         body.is_valid(raise_exception=True)
         actor = who(request)
         ACTIONS[self.action_name](
