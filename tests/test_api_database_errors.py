@@ -5,10 +5,13 @@ busy timeout) answers 503 JSON with Retry-After on every API route, never Django
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from collections import Counter
 
 import pytest
+import requests
 from django.db import (
     IntegrityError,
     InterfaceError,
@@ -38,6 +41,7 @@ FAILURES = [
     OperationalError("database is locked"),
 ]
 ROUTE_ARGUMENTS = {"flow": "wizard", "step": "profile"}
+SWEEPS = 30  # of pg_terminate_backend over the database's other backends, 0.1 s apart
 
 
 def api_routes() -> list[tuple[str, str]]:
@@ -255,3 +259,95 @@ def test_a_backend_terminated_while_the_batch_is_written_answers_503_and_stores_
     assert terminated, "the batch never reached its insert"
     assert_unavailable(response)
     retried_until_stored(key_client, batch)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_backends_terminated_under_load_answer_503_and_nothing_acknowledged_is_lost(
+    live_server, settings
+):
+    """4 clients send 10 batches each over HTTP while another connection keeps terminating
+    every other backend of the database: each answer is 200 or the JSON 503; re-sent
+    after a 503, every event is stored exactly once."""
+    settings.ONBOARDING = {"API_THROTTLE_RATES": {"subject": None, "key": None}}
+    _key, secret = create_key("load", scopes=["ingest"])
+    users = UserFactory.create_batch(4)
+    work = [[batch_of(user, 50) for _ in range(10)] for user in users]
+    ours = backend_pid()  # this test's own connection is spared
+    stop = threading.Event()
+    kills: list[int] = []
+    answers: Counter[str] = Counter()
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def killer() -> None:
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                # Sweeps while the clients start; bounded, so that every batch gets through.
+                for _sweep in range(SWEEPS):
+                    if stop.is_set():
+                        break
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                        "AND pid <> %s",
+                        [ours],
+                    )
+                    kills.append(sum(1 for (done,) in cursor.fetchall() if done))
+                    time.sleep(0.1)
+        finally:
+            other.close()
+
+    def client(batches: list[list[dict]]) -> None:
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Api-Key {secret}"
+            for batch in batches:
+                for _attempt in range(50):
+                    response = session.post(
+                        f"{live_server.url}{EVENTS}", json={"events": batch}, timeout=120
+                    )
+                    with lock:
+                        answers[str(response.status_code)] += 1
+                    if response.status_code == 200:
+                        body = response.json()
+                        if body["accepted"] + body["duplicates"] != len(batch):
+                            with lock:
+                                failures.append(f"200 counting {body}")
+                        break
+                    json_503 = (
+                        response.status_code == 503
+                        and response.headers.get("Content-Type") == "application/json"
+                        and response.headers.get("Retry-After") == str(RETRY_AFTER_SECONDS)
+                        and response.json() == DETAIL
+                    )
+                    if not json_503:
+                        with lock:
+                            failures.append(f"{response.status_code}: {response.text[:300]}")
+                        break
+                    time.sleep(0.05)  # a real client waits Retry-After; a test need not
+                else:
+                    with lock:
+                        failures.append("a batch got 50 503s in a row")
+
+    killing = threading.Thread(target=killer)
+    killing.start()
+    threads = [threading.Thread(target=client, args=(batches,)) for batches in work]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    finally:
+        stop.set()
+        killing.join(timeout=60)
+
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    assert failures == []
+    assert answers["503"] > 0, f"no request met a terminated backend ({sum(kills)} killed)"
+    assert set(answers) <= {"200", "503"}
+    assert answers["200"] == 40
+    sent = {uuid.UUID(event["id"]) for batches in work for batch in batches for event in batch}
+    assert set(Event.objects.values_list("id", flat=True)) == sent
+    assert Event.objects.count() == len(sent) == 2000
+    print(f"\n{answers['503']} answers 503, 40 batches stored; {sum(kills)} backends terminated")
