@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from onboarding.api.unavailable import DATABASE_ERRORS, database_unavailable
 from onboarding.exceptions import InvalidEvent, NoDefault, UnknownFlow, UnknownStep
 
 
@@ -53,6 +54,9 @@ def to_api_exception(error: Exception) -> exceptions.APIException | None:
     return None
 
 
-def exception_handler(error: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, after mapping the core's errors (which are not APIExceptions)."""
+def exception_handler(error: Exception, context: dict[str, Any]) -> HttpResponse | None:
+    """DRF's handler, after mapping the core's errors (which are not APIExceptions); a
+    database that fails under the request is a 503 (see :mod:`onboarding.api.unavailable`)."""
+    if isinstance(error, DATABASE_ERRORS):
+        return database_unavailable(error)
     return drf_exception_handler(to_api_exception(error) or error, context)

@@ -107,7 +107,9 @@ class FunnelView(OnboardingAPIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         # Only a report is CSV: errors ({"detail"} or {field: [messages]}) and OPTIONS
         # metadata are JSON even when CSV was asked for.
-        csv = response.accepted_renderer.format == "csv"
+        # (A 503 for a failing database is a plain JSON response, never rendered.)
+        renderer = getattr(response, "accepted_renderer", None)
+        csv = renderer is not None and renderer.format == "csv"
         if csv and not isinstance(getattr(response, "data", None), FunnelReport):
             response.accepted_renderer = AsciiJSONRenderer()
             response.accepted_media_type = AsciiJSONRenderer.media_type

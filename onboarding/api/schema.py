@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from onboarding import __version__
 from onboarding.api.query import check_query
+from onboarding.api.errors import exception_handler
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -55,6 +56,10 @@ class SchemaView(SpectacularAPIView):
 
     # Explicit, so this works whatever the project's DEFAULT_SCHEMA_CLASS is.
     schema = AutoSchema()
+
+    def get_exception_handler(self) -> Any:
+        # The API's, not the project's: a failing database (the session lookup) is a 503.
+        return exception_handler
 
     custom_settings = {
         "TITLE": "django-onboarding API",

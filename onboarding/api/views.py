@@ -20,6 +20,7 @@ from onboarding.api.models import ApiKey
 from onboarding.api.pagination import CappedPagination
 from onboarding.api.permissions import CanSendEvents
 from onboarding.api.principals import who
+from onboarding.api.unavailable import answers_503_when_the_database_fails
 from onboarding.conf import onboarding_settings
 from onboarding.ingest.api import ingest_later
 from onboarding.progress import get_progress, get_progress_many
@@ -30,6 +31,7 @@ ACTIONS = {"complete": complete, "default": accept_default, "skip": skip, "dismi
 
 
 @csrf_exempt  # it changes nothing; a POST to a wrong path is a 404 too, not a CSRF page
+@answers_503_when_the_database_fails
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """A JSON 404 for paths under the API that match no route (not the site's HTML page)."""
     return JsonResponse({"detail": gettext("Not found.")}, status=404)
