@@ -176,6 +176,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 
 # Checks of the Celery setup and of the nudge rules live with them; importing registers them.
-from onboarding import celery_checks, deploy_checks  # noqa: E402, F401
+from onboarding import celery_checks, deploy_checks, experiment_checks  # noqa: E402, F401
 from onboarding.nudges import checks as nudge_checks  # noqa: E402, F401
 from onboarding.webhooks import checks as webhook_checks  # noqa: E402, F401

@@ -5,6 +5,7 @@ Simulations are vectorized with numpy (the ``test`` extra) and seeded: determini
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -117,8 +118,7 @@ def test_a_52_48_split_of_10000_is_a_mismatch_and_fair_splits_are_not():
     rng = np.random.default_rng(48)
     fair = rng.binomial(10_000, 0.5, 1000)
     flagged = sum(
-        sample_ratio({"a": int(x), "b": 10_000 - int(x)}, {"a": 1, "b": 1}).mismatch
-        for x in fair
+        sample_ratio({"a": int(x), "b": 10_000 - int(x)}, {"a": 1, "b": 1}).mismatch for x in fair
     )
     assert flagged <= 50  # fair in 95 % of them at least (expected: 0.1 %)
 
@@ -216,7 +216,7 @@ def test_running_looks_only_tighten():
     ]
     cumulative = running(looks)
     assert cumulative[0] == looks[0]
-    for before, after in zip(cumulative, cumulative[1:]):
+    for before, after in itertools.pairwise(cumulative):
         assert after.p_value <= before.p_value
         assert before.lower <= after.lower <= after.upper <= before.upper
     assert cumulative[2].p_value == min(look.p_value for look in looks)

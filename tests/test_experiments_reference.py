@@ -73,7 +73,10 @@ def test_fixed_horizon_equals_statsmodels(xa, na, xb, nb):
     assert test.z == pytest.approx(z, rel=1e-9)
     assert test.p_value == pytest.approx(p, rel=1e-7)
     low, high = confint_proportions_2indep(xb, nb, xa, na, method="wald", compare="diff")
-    assert (test.lower, test.upper) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))
+    assert (test.lower, test.upper) == (
+        pytest.approx(low, abs=1e-12),
+        pytest.approx(high, abs=1e-12),
+    )
 
 
 def test_chi_square_equals_scipy():

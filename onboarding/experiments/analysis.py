@@ -28,8 +28,8 @@ EFFECT = 0.02
 
 @dataclass(frozen=True)
 class Arm:
-    """One group: its declared ``weight``, its ``subjects`` and, per metric, how many
-    of them converted."""
+    """One group: its declared ``weight`` (0: unknown, no split is checked), its
+    ``subjects`` and, per metric, how many of them converted."""
 
     name: str
     weight: float
@@ -173,7 +173,7 @@ def analyze(
             {arm.name: arm.weight for arm in arms},
             threshold=design.srm_threshold,
         )
-        if len(arms) >= 2
+        if len(arms) >= 2 and all(arm.weight > 0 for arm in arms)
         else None
     )
     if control.subjects:

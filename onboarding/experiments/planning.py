@@ -120,9 +120,7 @@ def detectable_effect(
     return max(found) if found else None
 
 
-def days_needed(
-    needed: int, entered: Sequence[int], per_day: Sequence[float]
-) -> int | None:
+def days_needed(needed: int, entered: Sequence[int], per_day: Sequence[float]) -> int | None:
     """Whole days until every group holds ``needed`` subjects at its entry rate
     (``per_day``); 0 when all do, ``None`` when a short group gets nobody."""
     days = 0

@@ -25,8 +25,7 @@ class Proportion:
     def __post_init__(self) -> None:
         if self.total < 0 or not 0 <= self.successes <= max(self.total, 0):
             raise ValueError(
-                f"A proportion needs 0 <= successes <= total, not {self.successes} "
-                f"of {self.total}."
+                f"A proportion needs 0 <= successes <= total, not {self.successes} of {self.total}."
             )
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from onboarding.experiments.proportions import (
     ALPHA,
@@ -105,8 +105,6 @@ def running(looks: Sequence[DifferenceTest]) -> list[DifferenceTest]:
             lower, upper = max(look.lower, last.lower), min(look.upper, last.upper)
             if lower > upper:  # possible only when the sequence missed; keep the newest
                 lower, upper = look.lower, look.upper
-            look = replace(
-                look, lower=lower, upper=upper, p_value=min(look.p_value, last.p_value)
-            )
+            look = replace(look, lower=lower, upper=upper, p_value=min(look.p_value, last.p_value))
         out.append(look)
     return out

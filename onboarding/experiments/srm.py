@@ -65,7 +65,9 @@ def sample_ratio(
     if not total:
         chi = 0.0
     else:
-        chi = sum((count - total * p) ** 2 / (total * p) for count, p in zip(counts, shares))
+        chi = sum(
+            (count - total * p) ** 2 / (total * p) for count, p in zip(counts, shares, strict=True)
+        )
     df = len(names) - 1
     return SampleRatio(
         names=names,
