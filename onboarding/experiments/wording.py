@@ -179,6 +179,17 @@ def plan_text(plan: Plan) -> str:
         "test": _("sequential") if plan.method == "sequential" else _("fixed-horizon"),
     }
     parts = []
+    if plan.per_variant and plan.detectable is None:
+        parts.append(
+            ngettext(
+                "With %(n)s subject per variant no change can be detected at %(power)s %% "
+                "power yet.",
+                "With %(n)s subjects per variant no change can be detected at %(power)s %% "
+                "power yet.",
+                plan.per_variant,
+            )
+            % values
+        )
     if plan.per_variant and plan.detectable is not None:
         parts.append(
             _(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from onboarding.declarations import Flow
 from onboarding.exceptions import UnknownFlow
 from onboarding.experiments import (
+    Analysis,
     DifferenceTest,
     Method,
     MetricResult,
@@ -71,6 +72,10 @@ class VariantComparison:
     @property
     def trustworthy(self) -> bool:
         return self.sample_ratio is None or not self.sample_ratio.mismatch
+
+    @property
+    def steps_by_key(self) -> dict[str, StepComparison]:
+        return {step.key: step for step in self.steps}
 
     @property
     def significant(self) -> bool:
@@ -143,7 +148,17 @@ def compare_variants(
     weights = declared.variants
     arms = [arm(a, first, weights.get(a, 0)), arm(b, second, weights.get(b, 0))]
     analysis = analyze(arms, design)
-    metrics = {one.metric: one for one in (*analysis.primary, *analysis.secondary)}
+    return comparison_of(result, analysis, b)
+
+
+def comparison_of(result: FunnelResult, analysis: Analysis, variant: str) -> VariantComparison:
+    """``variant`` against the control in ``analysis`` (of ``result``'s groups): corrected
+    with the whole analysis's families, so with every variant when there are several."""
+    design = analysis.design
+    a, b = design.control, variant
+    first, second = result.groups[a], result.groups[b]
+    mine = [one for one in (*analysis.primary, *analysis.secondary) if one.variant == b]
+    metrics = {one.metric: one for one in mine}
     titles = {step.key: str(step.title) for step in result.steps}
     finished = metrics.get(FINISHED)
     return VariantComparison(
@@ -164,9 +179,14 @@ def compare_variants(
         method=design.method,
         primary=design.primary,
         primary_title="" if design.primary == FINISHED else titles.get(design.primary, ""),
-        primary_result=analysis.primary[0],
+        primary_result=metrics[design.primary],
         finished_result=finished,
         sample_ratio=analysis.sample_ratio,
         plan=analysis.plan,
         metrics=metrics,
     )
+
+
+def variant_comparisons(result: FunnelResult, analysis: Analysis) -> list[VariantComparison]:
+    """Every variant of ``analysis`` against its control, in declared order."""
+    return [comparison_of(result, analysis, one.variant) for one in analysis.primary]
