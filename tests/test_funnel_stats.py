@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from onboarding import track
+from onboarding.experiments import sample_size
 from onboarding.funnel import (
     FunnelQuery,
     FunnelResult,
@@ -17,7 +18,6 @@ from onboarding.funnel import (
     sample_size_per_variant,
     two_proportion_z_test,
 )
-from onboarding.experiments import sample_size
 from tests.factories import UserFactory
 
 NOW = datetime(2024, 3, 4, tzinfo=ZoneInfo("UTC"))
@@ -126,7 +126,7 @@ def test_the_same_counts_are_not_yet_significant_for_the_sequential_test():
     assert not comparison.significant
     assert comparison.test.p_value == pytest.approx(0.152, abs=1e-3)
     assert comparison.verdict == (
-        "shown finishes 8.1 points more often than hidden (95 % interval −1.8 to +18.0 "
+        "shown finishes 8.1 points more often than hidden (95 % interval \u22121.8 to +18.0 "
         "points; always-valid p = 0.152): not significant yet; keep the test running."
     )
 
@@ -145,7 +145,7 @@ def test_the_plan_is_for_the_minimum_detectable_effect():
 def test_verdict_for_a_worse_variant_and_tiny_p():
     result = by_variant(A=funnel(1000, 900), B=funnel(1000, 820))
     assert compare_variants(result, "A", "B").verdict == (
-        "B finishes 8.0 points less often than A (95 % interval −12.8 to −3.2 points; "
+        "B finishes 8.0 points less often than A (95 % interval \u221212.8 to \u22123.2 points; "
         "always-valid p < 0.001): significant."
     )
 
