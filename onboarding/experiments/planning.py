@@ -170,9 +170,12 @@ def plan(
     tuning: float = sequential.TUNING,
 ) -> Plan:
     """The planner of an experiment with groups of ``entered`` subjects so far (empty or
-    zeros before it starts), entering at ``per_day`` subjects a day each."""
+    zeros before it starts), entering at ``per_day`` subjects a day each: the size to
+    detect a change of ``effect`` in either direction."""
     options = {"method": method, "alpha": alpha, "power": power, "tuning": tuning}
-    needed = sample_size(baseline, effect, **options)
+    # A change either way: the larger size of the two directions that stay within 0..1.
+    sizes = [sample_size(baseline, sign * effect, **options) for sign in (1, -1)]
+    needed = max((size for size in sizes if size is not None), default=None)
     smallest = min(entered) if entered else 0
     return Plan(
         method=method,
