@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from onboarding import track
+from onboarding.experiments import sample_size
 from onboarding.funnel import FunnelQuery, compare_variants, stuck_subjects
 from onboarding.funnel.paths import rebuild_paths
 from onboarding.models import FlowRecord, Progress
@@ -491,6 +492,23 @@ def test_a_flow_without_variants_says_so(analyst, log):
     assert "This flow declares no variants." in html
     # The breakdown offers no variants either.
     assert 'value="variant"' not in html
+
+
+def test_before_a_test_the_planner_plans_one_from_the_whole_funnel(analyst):
+    for index in range(4):
+        user = UserFactory()
+        steps = ["a", "b", "c"] if index % 2 else ["a"]
+        walk(user, [(key, index * H, "completed") for key in steps], T0, flow="checklist")
+    sync_flows()
+    pk = FlowRecord.objects.get(key="checklist").pk
+
+    html = analyst.get(page_url(pk)).content.decode()
+
+    needed = sample_size(0.5, 0.02)
+    planner = re.search(r'<p class="funnel-planner"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert planner.startswith("<strong>Planning a test:</strong> To detect 2.0 points from ")
+    assert f"50.0 % at 80 % power, the sequential test needs {needed:,} subjects per " in planner
+    assert "more days at the current entry rate." in planner
 
 
 # Cohorts and stuck subjects ---------------------------------------------------------------
