@@ -269,3 +269,18 @@ def test_command_names_an_unknown_rule(nudge_rules):
 
     with pytest.raises(CommandError, match="'nope'"):
         call_command("onboarding_nudge", "--rule", "nope")
+
+
+def test_the_lift_verdict_names_the_groups_and_the_step(lift_rule, settings):
+    settings.ONBOARDING = {"EXPERIMENT_TUNING_SUBJECTS": 50}
+    lift_rule.holdout = 0.5
+    lift_rule.save()
+    _nudged_group(lift_rule, DeliveryStatus.SENT, 25, 20)
+    _nudged_group(lift_rule, DeliveryStatus.HELD_OUT, 25, 5)
+
+    lift = rule_lift(lift_rule.pk)
+
+    assert lift.verdict.startswith(
+        "nudged reaches “profile” 60.0 points more often than held out (95 % interval "
+    )
+    assert lift.verdict.endswith(": significant.")

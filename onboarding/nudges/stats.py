@@ -26,7 +26,6 @@ from onboarding.models import StepState
 from onboarding.nudges.models import DeliveryStatus, NudgeDelivery, NudgeRule
 
 CONVERTED = "converted"
-NUDGED, HELD_OUT = "nudged", "held_out"
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class Lift:
     assigned: int = 0
     assigned_converted: int = 0
     holdout: float = 0.0
+    step_key: str = ""
     result: MetricResult | None = None
     sample_ratio: SampleRatio | None = None
 
@@ -78,7 +78,9 @@ class Lift:
         if self.result is None:
             return _("No holdout to compare with.")
         return wording.verdict(
-            self.result, metric_title=_("the nudged step"), trustworthy=self.trustworthy
+            self.result,
+            metric_title=self.step_key or _("the nudged step"),
+            trustworthy=self.trustworthy,
         )
 
 
@@ -101,13 +103,15 @@ def judge(
     settings = onboarding_settings
     if not 0 < holdout < 1:
         return None, None
+    # The groups' names are what the verdict says: translated here.
+    held, nudged = _("held out"), _("nudged")
     analysis = analyze(
         [
-            Arm(HELD_OUT, holdout, counts["held_out"], {CONVERTED: counts["held_out_converted"]}),
-            Arm(NUDGED, 1 - holdout, counts["assigned"], {CONVERTED: counts["assigned_converted"]}),
+            Arm(held, holdout, counts["held_out"], {CONVERTED: counts["held_out_converted"]}),
+            Arm(nudged, 1 - holdout, counts["assigned"], {CONVERTED: counts["assigned_converted"]}),
         ],
         Design(
-            control=HELD_OUT,
+            control=held,
             primary=CONVERTED,
             method=method or settings.EXPERIMENT_TEST,
             alpha=settings.EXPERIMENT_ALPHA,
@@ -156,12 +160,15 @@ def rule_lift(
             assigned_converted=Count("pk", filter=~held & Q(converted=True)),
         )
     )
-    holdout = NudgeRule.objects.filter(pk=rule_id).values_list("holdout", flat=True).first()
+    holdout, step_key = NudgeRule.objects.filter(pk=rule_id).values_list(
+        "holdout", "step_key"
+    ).first() or (0.0, "")
     result, split = judge(counts, holdout or 0.0, method=method)
     return Lift(
         **counts,
         p_value=result.test.p_value if result and result.test else None,
         holdout=holdout or 0.0,
+        step_key=step_key,
         result=result,
         sample_ratio=split,
     )
