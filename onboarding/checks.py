@@ -176,6 +176,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
 
 
 # Checks of the Celery setup and of the nudge rules live with them; importing registers them.
-from onboarding import celery_checks, database_checks, deploy_checks  # noqa: E402, F401
+from onboarding import (  # noqa: E402, F401
+    celery_checks,
+    database_checks,
+    deploy_checks,
+    experiment_checks,
+)
 from onboarding.nudges import checks as nudge_checks  # noqa: E402, F401
 from onboarding.webhooks import checks as webhook_checks  # noqa: E402, F401

@@ -75,6 +75,20 @@ DEFAULTS: dict[str, Any] = {
     "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 1800,
     # Lift counts a nudge's step as converted when it is completed within this many days.
     "NUDGE_LIFT_WINDOW_DAYS": 7,
+    # Experiments (variants, nudges against holdouts; docs/experiments.md). The verdict's
+    # test: "sequential" (always valid, however often the page is read) or "fixed" (the
+    # z-test, valid only at a sample size fixed in advance).
+    "EXPERIMENT_TEST": "sequential",
+    # Significance level and the power the planner plans for.
+    "EXPERIMENT_ALPHA": 0.05,
+    "EXPERIMENT_POWER": 0.8,
+    # A sample ratio check below this p-value says assignment is broken.
+    "EXPERIMENT_SRM_P": 0.001,
+    # Subjects (both groups) at which the sequential interval is tightest; fix it before
+    # the test starts, near the size you expect to reach.
+    "EXPERIMENT_TUNING_SUBJECTS": 5000,
+    # The planner's minimum detectable effect (0.02: 2 points) for flows declaring none.
+    "EXPERIMENT_MINIMUM_EFFECT": 0.02,
     # Async ingestion (``onboarding.ingest``): ``POST events/`` validates, publishes the
     # batch to Celery and answers 202 once the broker holds it; a worker stores it.
     "ASYNC_INGESTION": False,

@@ -70,7 +70,10 @@ class Flow:
     """A named onboarding funnel.
 
     ``ordered`` flows are wizards (step k counts after step k-1), others are
-    checklists. ``variants`` maps variant name to weight for A/B assignment.
+    checklists. ``variants`` maps variant name to weight for A/B assignment; the
+    others are judged against ``control`` (default: the first declared) on
+    ``primary_metric`` (``"finished"`` or a step key), the planner sizing the test for
+    ``minimum_effect`` (a change of points as a fraction, 0.02; default the setting).
     """
 
     key: str
@@ -80,6 +83,9 @@ class Flow:
     ordered: bool = True
     window_days: int | None = None
     variants: Mapping[str, int] = field(default_factory=dict)
+    primary_metric: str = "finished"
+    control: str = ""
+    minimum_effect: float | None = None
 
     def __hash__(self) -> int:
         # Signals use the flow as sender, which must be hashable; steps and variants
@@ -97,6 +103,11 @@ class Flow:
     @property
     def step_keys(self) -> list[str]:
         return [step.key for step in self.steps]
+
+    @property
+    def control_variant(self) -> str:
+        """The variant the others are judged against: ``control``, else the first declared."""
+        return self.control or next(iter(self.variants), "")
 
     @property
     def required_steps(self) -> list[Step]:

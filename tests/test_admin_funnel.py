@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from datetime import datetime, timedelta, timezone
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -16,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from onboarding import track
+from onboarding.experiments import sample_size
 from onboarding.funnel import FunnelQuery, compare_variants, stuck_subjects
 from onboarding.funnel.paths import rebuild_paths
 from onboarding.models import FlowRecord, Progress
@@ -392,27 +394,86 @@ def ab_log():
     rebuild_paths(["wizard"])
 
 
-def test_the_comparison_shows_rates_difference_p_value_and_verdict(analyst, wizard_pk, ab_log):
+# Ten subjects per variant is far below the sequential test's default tuning (5,000):
+# tuned to 20 subjects, 2 of 10 against 8 of 10 is significant for it too.
+SMALL_TEST = {"EXPERIMENT_TUNING_SUBJECTS": 20}
+
+
+def test_the_comparison_shows_rates_interval_corrected_p_and_verdict(
+    analyst, wizard_pk, ab_log, settings
+):
+    settings.ONBOARDING = SMALL_TEST
     comparison = compare_variants(FunnelQuery(flow="wizard", breakdown="variant").run())
 
     response = analyst.get(page_url(wizard_pk))
     html = response.content.decode()
 
+    assert (comparison.a, comparison.b, comparison.method) == ("hidden", "shown", "sequential")
     assert comparison.significant
     assert comparison.verdict in html
     assert comparison.verdict.startswith("shown finishes 60.0 points more often than hidden")
+    assert "always-valid p = " in comparison.verdict
     table = Tables(html).having("funnel-comparison")[0]
     project = [text for text, _time in table["tbody"][2]]
+    entry = comparison.steps_by_key["project"]
     # Project after profile: 2 of 10 against 8 of 10, from the previous step and from entry.
-    assert project[:5] == ["Create a project", "20.0 %", "80.0 %", "+60.0 pts", "0.007 significant"]
-    assert project[5:] == ["20.0 %", "80.0 %", "+60.0 pts", "0.007 significant"]
+    assert project[:4] == ["Create a project", "20.0 %", "80.0 %", "+60.0 pts"]
+    low, high = (
+        f"{value * 100:+.1f}".replace("-", "\u2212")
+        for value in (entry.test.lower, entry.test.upper)
+    )
+    assert project[4:8] == ["20.0 %", "80.0 %", "+60.0 pts", f"{low} pts to {high} pts"]
+    assert project[8] == f"{entry.test.p_value:.3f}"
+    # Holm over the five secondary metrics (signup, profile, project, invite, publish).
+    assert entry.result.family == 5
+    assert project[9].startswith(f"{entry.adjusted_p_value:.3f}")
     finished = [text for text, _time in table["tfoot"][0]]
-    assert finished[5:8] == ["20.0 %", "80.0 %", "+60.0 pts"]
+    assert finished[0] == "Finished (primary)"
+    assert finished[4:7] == ["20.0 %", "80.0 %", "+60.0 pts"]
     assert "hidden: 2 of 10 finished. shown: 8 of 10 finished." in html
+    assert "once corrected for 5 comparisons (Holm)" in html or (
+        "Corrected for 5 comparisons (Holm), shown differs from hidden on:" in html
+    )
+    assert "Always-valid sequential test: read it as often as you like" in html
+
+
+def test_the_split_line_and_the_planner_are_on_the_page(analyst, wizard_pk, ab_log):
+    html = analyst.get(page_url(wizard_pk)).content.decode()
+
     assert (
-        "Largest significant step difference: “Create a project”, reached by 80.0 % of those "
-        "at the previous step with shown against 20.0 % with hidden (+60.0 pts, p = 0.007)."
+        "Split: 50.0 / 50.0 observed against 50 / 50 declared (shown / hidden, p = 1.000): "
+        "the split is as declared."
     ) in html
+    assert 'id="funnel-srm"' not in html
+    planner = re.search(r'<p class="funnel-planner"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert "With 10 subjects per variant no change can be detected at 80 % power yet." in planner
+    assert "To detect 2.0 points from 20.0 % at 80 % power, the sequential test needs" in planner
+    assert "more days at the current entry rate." in planner
+
+
+def test_a_broken_split_is_said_above_every_other_result(analyst, wizard_pk, ab_log):
+    for _index in range(30):
+        user = UserFactory()
+        walk(user, [("signup", 0 * H, "completed")], T0)
+        Progress.objects.filter(subject_id=str(user.pk)).update(variant="shown")
+    rebuild_paths(["wizard"])
+
+    html = unescape(analyst.get(page_url(wizard_pk)).content.decode())
+
+    expected = "80.0 / 20.0 observed against 50 / 50 declared (shown / hidden, p < 0.001): "
+    assert expected + "assignment is broken, these results cannot be trusted." in html
+    # Above the summary, the chart and every table.
+    assert html.index('id="funnel-srm"') < html.index('class="funnel-summary"')
+    assert "No verdict: the split of subjects is not the declared one" in html
+
+
+def test_the_fixed_test_is_an_option_labelled_for_a_fixed_size(analyst, wizard_pk, ab_log):
+    html = unescape(analyst.get(page_url(wizard_pk, test="fixed")).content.decode())
+
+    # 2 of 10 against 8 of 10: z = 2.68, as statsmodels' proportions_ztest.
+    assert "fixed-horizon p = 0.007): significant" in html
+    assert "significant, if the sample size was fixed in advance." in html
+    assert "Fixed-horizon z-test: valid only if the sample size was fixed" in html
 
 
 def test_a_single_variant_has_nothing_to_compare(analyst, wizard_pk, ab_log):
@@ -431,6 +492,23 @@ def test_a_flow_without_variants_says_so(analyst, log):
     assert "This flow declares no variants." in html
     # The breakdown offers no variants either.
     assert 'value="variant"' not in html
+
+
+def test_before_a_test_the_planner_plans_one_from_the_whole_funnel(analyst):
+    for index in range(4):
+        user = UserFactory()
+        steps = ["a", "b", "c"] if index % 2 else ["a"]
+        walk(user, [(key, index * H, "completed") for key in steps], T0, flow="checklist")
+    sync_flows()
+    pk = FlowRecord.objects.get(key="checklist").pk
+
+    html = analyst.get(page_url(pk)).content.decode()
+
+    needed = sample_size(0.5, 0.02)
+    planner = re.search(r'<p class="funnel-planner"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert planner.startswith("<strong>Planning a test:</strong> To detect 2.0 points from ")
+    assert f"50.0 % at 80 % power, the sequential test needs {needed:,} subjects per " in planner
+    assert "more days at the current entry rate." in planner
 
 
 # Cohorts and stuck subjects ---------------------------------------------------------------
@@ -568,20 +646,25 @@ def test_the_comparison_csv_equals_the_table(analyst, wizard_pk, ab_log):
     for line, row in zip(rows, shown, strict=True):
         line = dict(zip(header, line, strict=True))
         cells = [text for text, _time in row]
-        assert (line["variant_a"], line["variant_b"]) == ("hidden", "shown")
+        assert (line["variant_a"], line["variant_b"], line["method"]) == (
+            "hidden",
+            "shown",
+            "sequential",
+        )
         for index, column in (
             (1, "previous_rate_a"),
             (2, "previous_rate_b"),
-            (5, "entry_rate_a"),
-            (6, "entry_rate_b"),
+            (4, "entry_rate_a"),
+            (5, "entry_rate_b"),
         ):
             expected = float(line[column]) if line[column] else None
             assert share(cells[index]) == pytest.approx(expected, abs=5e-4)
-        for index, prefix in ((4, "previous"), (8, "entry")):
-            if line[f"{prefix}_p_value"]:
-                p = float(line[f"{prefix}_p_value"])
+        for index, column in ((8, "entry_p_value"), (9, "entry_adjusted_p_value")):
+            if line[column]:
+                p = float(line[column])
                 assert cells[index].startswith("< 0.001" if p < 0.001 else f"{p:.3f}")
-                assert ("significant" in cells[index]) == (line[f"{prefix}_significant"] == "1")
+        assert ("significant" in cells[9]) == (line["entry_significant"] == "1")
+        assert ("(primary)" in cells[0]) == (line["primary"] == "1")
     assert rows[-1][2] == "finished"
 
 

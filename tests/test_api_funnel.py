@@ -262,3 +262,49 @@ def test_a_report_answered_by_the_rollup_says_so(log, analyst):
 
     assert (body["source"], body["entered"], body["finished"]) == ("rollup", 3, 1)
     assert body["fresh_as_of"] is not None
+
+
+def test_breakdown_by_variant_has_the_experiment(log, analyst):
+    body = analyst.get(URL, {"breakdown": "variant"}).json()
+
+    experiment = body["experiment"]
+    assert (experiment["method"], experiment["control"], experiment["primary_metric"]) == (
+        "sequential",
+        "hidden",
+        "finished",
+    )
+    split = experiment["sample_ratio"]
+    assert split["variants"] == ["shown", "hidden"]
+    assert sum(split["observed"]) == 3 and split["expected_shares"] == [0.5, 0.5]
+    assert split["mismatch"] is False
+    assert split["message"].endswith("the split is as declared.")
+    metrics = [(one["variant"], one["metric"], one["primary"]) for one in experiment["comparisons"]]
+    assert metrics[0] == ("shown", "finished", True)
+    assert [metric for _variant, metric, _primary in metrics[1:]] == [
+        "signup",
+        "profile",
+        "project",
+        "invite",
+        "publish",
+    ]
+    assert all(one["family"] == 5 for one in experiment["comparisons"][1:])
+    plan = experiment["plan"]
+    assert plan["method"] == "sequential" and plan["effect"] == 0.02
+    assert plan["needed_per_variant"] > 0 and plan["message"]
+    assert len(experiment["verdicts"]) == 1
+    assert body["comparison"]["method"] == "sequential"
+    assert body["comparison"]["verdict"] == experiment["verdicts"][0]
+
+
+def test_the_fixed_test_is_an_option_and_a_bad_one_is_named(log, analyst):
+    body = analyst.get(URL, {"breakdown": "variant", "test": "fixed"}).json()
+    assert body["experiment"]["method"] == body["comparison"]["method"] == "fixed"
+    assert "valid only if the sample size was fixed" in body["experiment"]["method_note"]
+
+    response = analyst.get(URL, {"breakdown": "variant", "test": "bayes"})
+    assert response.status_code == 400
+    assert "test" in response.json()
+
+
+def test_without_a_variant_breakdown_there_is_no_experiment(log, analyst):
+    assert analyst.get(URL).json()["experiment"] is None

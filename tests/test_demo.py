@@ -289,3 +289,34 @@ def test_cards_are_shuffled_grids_with_a_free_centre():
     with pytest.raises(ValueError, match="needs 24 words; the list has 10"):
         make_cards(words[:10], card, 1)
     assert [best_grid_size(count) for count in (0, 8, 15, 16, 23, 24)] == [3, 3, 3, 4, 4, 5]
+
+
+def test_the_funnel_page_of_the_seeded_demo_shows_verdict_split_and_planner(client: Client):
+    from html import unescape
+
+    from onboarding.models import FlowRecord
+
+    call_command("seed_demo", teachers=240, seed=7, stdout=StringIO())
+    client.login(username="admin", password="admin")
+    pk = FlowRecord.objects.get(key="bingo").pk
+
+    response = client.get(f"/admin/onboarding/flowrecord/{pk}/funnel/")
+
+    assert response.status_code == 200
+    html = unescape(response.content.decode())
+    verdict = re.search(r'<p class="verdict[^"]*">(.*?)</p>', html, re.S).group(1)
+    assert verdict.startswith("shown finishes ") and " than hidden (95 % interval " in verdict
+    assert "always-valid p " in verdict
+    split = re.search(r'<p class="funnel-split[^"]*"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert re.fullmatch(
+        r"Split: \d+\.\d / \d+\.\d observed against 50 / 50 declared \(shown / hidden, "
+        r"p = \d\.\d{3}\): the split is as declared\.",
+        split,
+    )
+    planner = re.search(r'<p class="funnel-planner"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert re.search(
+        r"With \d+ subjects per variant you can detect a change of \d+\.\d points", planner
+    )
+    assert "the sequential test needs" in planner
+    assert "Always-valid sequential test" in html
+    assert "Finished (primary)" in html

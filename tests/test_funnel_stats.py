@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from onboarding import track
+from onboarding.experiments import sample_size
 from onboarding.funnel import (
     FunnelQuery,
     FunnelResult,
@@ -100,42 +101,61 @@ def by_variant(**groups: FunnelResult) -> FunnelResult:
     return FunnelResult(**{**whole.__dict__, "breakdown": "variant", "groups": groups})
 
 
-def test_verdict_significant():
+# Verdicts are the always-valid sequential test's by default (EXPERIMENT_TEST); the
+# fixed-horizon z-test is an option, labelled valid only at a size fixed in advance.
+# The planner sizes the test for the minimum detectable effect (2 points by default),
+# not for the difference observed so far (that would be post-hoc power).
+
+
+def test_verdict_significant_with_the_fixed_test():
     result = by_variant(hidden=funnel(321, 263), shown=funnel(321, 289))
-    comparison = compare_variants(result, "hidden", "shown")
+    comparison = compare_variants(result, "hidden", "shown", method="fixed")
     assert comparison.significant
     assert comparison.test.p_value == pytest.approx(0.00312, abs=1e-5)
     assert comparison.verdict == (
-        "shown finishes 8.1 points more often than hidden (p = 0.003): significant"
+        "shown finishes 8.1 points more often than hidden (95 % interval +2.8 to +13.4 "
+        "points; fixed-horizon p = 0.003): significant, if the sample size was fixed in "
+        "advance."
     )
 
 
-def test_verdict_not_yet_significant_says_how_many_more():
+def test_the_same_counts_are_not_yet_significant_for_the_sequential_test():
+    result = by_variant(hidden=funnel(321, 263), shown=funnel(321, 289))
+    comparison = compare_variants(result, "hidden", "shown")
+    assert comparison.method == "sequential"
+    assert not comparison.significant
+    assert comparison.test.p_value == pytest.approx(0.152, abs=1e-3)
+    assert comparison.verdict == (
+        "shown finishes 8.1 points more often than hidden (95 % interval \u22121.8 to +18.0 "
+        "points; always-valid p = 0.152): not significant yet; keep the test running."
+    )
+
+
+def test_the_plan_is_for_the_minimum_detectable_effect():
     result = by_variant(A=funnel(100, 82), B=funnel(100, 90))
-    comparison = compare_variants(result)  # two variants: compared in name order
+    comparison = compare_variants(result)  # two undeclared variants: in name order
     assert (comparison.a, comparison.b) == ("A", "B")
     assert not comparison.significant
-    assert comparison.needed_per_variant == 295
-    assert comparison.more_needed == 195
-    assert comparison.verdict == (
-        "B finishes 8.0 points more often than A (p = 0.103): not yet significant: "
-        "about 195 more subjects per variant needed"
-    )
+    # A change of 2 points either way: the larger size, 82 % -> 80 % (nearer one half).
+    assert comparison.needed_per_variant == sample_size(0.82, -0.02, method="sequential")
+    assert comparison.needed_per_variant > sample_size(0.82, 0.02, method="sequential")
+    assert comparison.more_needed == comparison.needed_per_variant - 100
+    fixed = compare_variants(result, method="fixed")
+    assert fixed.needed_per_variant == sample_size_per_variant(0.82, 0.80)
 
 
 def test_verdict_for_a_worse_variant_and_tiny_p():
     result = by_variant(A=funnel(1000, 900), B=funnel(1000, 820))
     assert compare_variants(result, "A", "B").verdict == (
-        "B finishes 8.0 points less often than A (p < 0.001): significant"
+        "B finishes 8.0 points less often than A (95 % interval \u221212.8 to \u22123.2 points; "
+        "always-valid p < 0.001): significant."
     )
 
 
 def test_verdict_without_difference_or_data():
     same = by_variant(A=funnel(50, 25), B=funnel(40, 20))
-    assert compare_variants(same).verdict == (
-        "B and A finish equally often (p = 1.000): no difference yet."
-    )
-    assert compare_variants(same).more_needed is None
+    assert compare_variants(same).verdict.startswith("B and A finish equally often (95 % ")
+    assert compare_variants(same).verdict.endswith("not significant yet; keep the test running.")
     empty = by_variant(A=funnel(0, 0), B=funnel(10, 5))
     assert compare_variants(empty).test is None
     assert compare_variants(empty).verdict == (
@@ -143,12 +163,16 @@ def test_verdict_without_difference_or_data():
     )
 
 
-def test_per_step_comparison():
+def test_per_step_comparison_is_holm_corrected():
     result = by_variant(A=funnel(200, 100, reached=150), B=funnel(200, 120, reached=170))
-    step = compare_variants(result).steps[0]
+    comparison = compare_variants(result, method="fixed")
+    step = comparison.steps[0]
     assert step.key == "customize"
     assert (step.test.rate_a, step.test.rate_b) == (0.75, 0.85)
     assert step.test.p_value == pytest.approx(two_proportion_z_test(150, 200, 170, 200).p_value)
+    # The finish rate is the primary metric; the step is the only secondary one.
+    assert step.result.family == 1 and step.adjusted_p_value == step.test.p_value
+    assert comparison.primary == "finished" and comparison.finished_result.primary
 
 
 def test_compare_needs_a_variant_breakdown_and_known_names():

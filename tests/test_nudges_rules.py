@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from onboarding import complete, track
+from onboarding.experiments import Proportion, sequential_test
 from onboarding.models import Progress
 from onboarding.nudges import FewLogins, ShortFirstSession, SlowStep, Stalled, TrialEnding
 from onboarding.nudges.activity import record_login
@@ -205,7 +206,26 @@ def test_lift_compares_next_step_conversion_of_sent_and_held_out(lift_rule):
         3,
     )
     assert lift.difference == pytest.approx(12 / 22 - 0.3)
-    assert lift.p_value == pytest.approx(two_proportion_p_value(12, 22, 3, 10))
+    # The verdict's test is the always-valid one, nudged (all not held out) against held out.
+    assert (lift.assigned, lift.assigned_converted) == (22, 12)
+    expected = sequential_test(Proportion(3, 10), Proportion(12, 22))
+    assert lift.test == expected and lift.p_value == expected.p_value
+    fixed = rule_lift(lift_rule.pk, method="fixed")
+    assert fixed.p_value == pytest.approx(two_proportion_p_value(12, 22, 3, 10))
+
+
+def test_lift_checks_the_held_out_share_against_the_rules_holdout(lift_rule):
+    lift_rule.holdout = 0.5
+    lift_rule.save()
+    _nudged_group(lift_rule, DeliveryStatus.SENT, 20, 12)
+    _nudged_group(lift_rule, DeliveryStatus.HELD_OUT, 20, 3)
+    assert not rule_lift(lift_rule.pk).sample_ratio.mismatch
+
+    _nudged_group(lift_rule, DeliveryStatus.SENT, 40, 10)
+    lift = rule_lift(lift_rule.pk)
+
+    assert lift.sample_ratio.mismatch  # 60 nudged against 20 held out at a 50 % holdout
+    assert lift.verdict.startswith("No verdict: the split of subjects is not the declared one")
 
 
 def test_admin_shows_sent_held_out_lift_and_p_value_per_rule(lift_rule, admin_client):
@@ -218,7 +238,8 @@ def test_admin_shows_sent_held_out_lift_and_p_value_per_rule(lift_rule, admin_cl
     html = page.content.decode()
     assert lift_rule.key in html
     assert "60.0 %" in html and "20.0 %" in html and "+40.0 pp" in html
-    assert f"{two_proportion_p_value(6, 10, 2, 10):.3g}" in html
+    p = sequential_test(Proportion(2, 10), Proportion(6, 10)).p_value
+    assert f"{p:.3g} (always valid)" in html
     deliveries = admin_client.get(reverse("admin:onboarding_nudgedelivery_changelist"))
     assert deliveries.status_code == 200
     assert "held out" in deliveries.content.decode()
@@ -248,3 +269,18 @@ def test_command_names_an_unknown_rule(nudge_rules):
 
     with pytest.raises(CommandError, match="'nope'"):
         call_command("onboarding_nudge", "--rule", "nope")
+
+
+def test_the_lift_verdict_names_the_groups_and_the_step(lift_rule, settings):
+    settings.ONBOARDING = {"EXPERIMENT_TUNING_SUBJECTS": 50}
+    lift_rule.holdout = 0.5
+    lift_rule.save()
+    _nudged_group(lift_rule, DeliveryStatus.SENT, 25, 20)
+    _nudged_group(lift_rule, DeliveryStatus.HELD_OUT, 25, 5)
+
+    lift = rule_lift(lift_rule.pk)
+
+    assert lift.verdict.startswith(
+        "nudged reaches “profile” 60.0 points more often than held out (95 % interval "
+    )
+    assert lift.verdict.endswith(": significant.")

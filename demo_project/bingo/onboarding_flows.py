@@ -44,6 +44,8 @@ BINGO = register(
         ordered=True,
         window_days=14,
         variants={"shown": 50, "hidden": 50},
+        # Hidden is the page as it was, without the progress indicator and defaults.
+        control="hidden",
         steps=[
             Step(
                 "signup",

@@ -69,6 +69,19 @@ class FunnelFilterForm(forms.Form):
     step = forms.ChoiceField(label=_("Stuck before step"), required=False)
     where = forms.ChoiceField(label=_("Stuck subjects"), required=False, choices=WHERE_CHOICES)
     page = forms.IntegerField(label=_("Page"), required=False, min_value=1, max_value=1_000_000)
+    # Read by the verdicts only, not by the query.
+    test = forms.ChoiceField(
+        label=_("Test"),
+        required=False,
+        choices=[
+            ("", _("Default")),
+            ("sequential", _("Sequential (always valid)")),
+            ("fixed", _("Fixed-horizon z-test")),
+        ],
+        help_text=_(
+            "The fixed-horizon test is valid only if the sample size was fixed in advance."
+        ),
+    )
 
     def __init__(self, data: Any, *, flow: Flow, versions: Sequence[int]) -> None:
         super().__init__(data)

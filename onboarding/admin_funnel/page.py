@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from onboarding.admin_funnel.chart import funnel_svg
 from onboarding.admin_funnel.exports import TABLES
@@ -21,6 +22,7 @@ from onboarding.admin_funnel.tables import (
     stuck_table,
 )
 from onboarding.declarations import Flow
+from onboarding.experiments import wording
 
 # Fields of the stuck-subjects list; the other fields filter the whole page.
 STUCK_FIELDS = ("step", "where", "page")
@@ -52,28 +54,57 @@ def comparison_counts(comparison: Comparison) -> str:
 
 
 def step_verdict(comparison: Comparison) -> str:
-    """The step whose own conversion differs most, significantly, between the variants."""
+    """The secondary metrics that differ once Holm-corrected, or that none does."""
     variants = comparison.variants
-    significant = [
-        (step, step.previous_test)
-        for step in comparison.steps
-        if step.previous_test is not None and step.previous_test.p_value < variants.alpha
+    secondary = [one for one in variants.metrics.values() if not one.primary]
+    family = max((one.family for one in secondary), default=0)
+    differing = [
+        (
+            variants.steps_by_key[one.metric].title
+            if one.metric in variants.steps_by_key
+            else _("Finished"),
+            one,
+        )
+        for one in secondary
+        if one.significant
     ]
-    if not significant:
-        return _("No step converts significantly differently yet.")
-    step, test = max(significant, key=lambda pair: abs(pair[1].difference))
-    p = p_value(test.p_value)
-    return _(
-        "Largest significant step difference: “%(step)s”, reached by %(rate_b)s of those "
-        "at the previous step with %(b)s against %(rate_a)s with %(a)s (%(points)s, %(p)s)."
-    ) % {
-        "step": step.title,
-        "a": variants.a,
-        "b": variants.b,
-        "rate_a": percent(test.rate_a),
-        "rate_b": percent(test.rate_b),
-        "points": points(test.difference),
-        "p": f"p {p}" if p.startswith("<") else f"p = {p}",
+    if not differing:
+        return ngettext(
+            "No secondary metric differs significantly once corrected for %(count)s "
+            "comparison (Holm).",
+            "No secondary metric differs significantly once corrected for %(count)s "
+            "comparisons (Holm).",
+            family,
+        ) % {"count": count(family)}
+    parts = [
+        _("“%(step)s” (%(points)s, corrected p %(p)s)")
+        % {"step": title, "points": points(one.test.difference), "p": _p(one.adjusted_p_value)}
+        for title, one in differing
+        if one.test is not None
+    ]
+    return ngettext(
+        "Corrected for %(count)s comparison (Holm), %(b)s differs from %(a)s on: %(list)s.",
+        "Corrected for %(count)s comparisons (Holm), %(b)s differs from %(a)s on: %(list)s.",
+        family,
+    ) % {"count": count(family), "a": variants.a, "b": variants.b, "list": "; ".join(parts)}
+
+
+def _p(value: float | None) -> str:
+    text = p_value(value)
+    return text if text.startswith("<") else f"= {text}"
+
+
+def experiment_context(report: FunnelReport) -> dict[str, Any]:
+    """The sample ratio line (shown above everything when broken), the test used, the plan."""
+    split = report.sample_ratio
+    planner = report.planner
+    method = planner.plan.method if planner else "sequential"
+    return {
+        "sample_ratio": split,
+        "sample_ratio_text": wording.sample_ratio_text(split) if split else "",
+        "method_text": wording.method_text(method),
+        "plan_text": wording.plan_text(planner.plan) if planner else "",
+        "planner": planner,
     }
 
 
@@ -127,6 +158,7 @@ def report_context(flow: Flow, form: FunnelFilterForm, report: FunnelReport) -> 
             (one, comparison_table(one), comparison_counts(one), step_verdict(one))
             for one in report.comparisons
         ],
+        **experiment_context(report),
         "cohorts_table": cohorts_table(report.cohorts),
         "stuck_table": stuck_table(
             stuck, _("Stuck before “%(step)s”") % {"step": flow.step(stuck.step).title}

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from onboarding.experiments import DifferenceTest, Method, MetricResult, Plan, SampleRatio, plan
 from onboarding.funnel import (
     CohortTable,
+    FunnelExperiment,
     FunnelQuery,
     FunnelResult,
     StuckPage,
     VariantComparison,
-    ZTest,
     cohort_table,
-    compare_variants,
+    entry_rates,
+    funnel_experiment,
     stuck_subjects,
-    two_proportion_z_test,
 )
+from onboarding.funnel.compare import variant_comparisons
+from onboarding.funnel.experiment import FINISHED, design_for
 from onboarding.funnel.runner import run_funnel
 from onboarding.funnel.stuck import Where
 
@@ -25,27 +29,42 @@ STUCK_PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class StepVariants:
-    """One step in two variants: conversion from the previous step in each, and its test.
-
-    The query layer's comparison tests reach from entry; a product manager reads a
-    step's own conversion (customize after the word list: 82 % against 90 %), so it
-    is tested here too, on the same counts.
+    """One step in two variants: conversion from the previous step in each (descriptive:
+    it conditions on reaching that step, which the variant may change), and the test of
+    reach from entry (randomized), Holm-corrected with the other secondary metrics.
     """
 
     key: str
     title: str
     previous_a: float | None
     previous_b: float | None
-    previous_test: ZTest | None
-    entry_test: ZTest | None
+    entry: MetricResult | None
+
+    @property
+    def previous_difference(self) -> float | None:
+        if self.previous_a is None or self.previous_b is None:
+            return None
+        return self.previous_b - self.previous_a
+
+    @property
+    def entry_test(self) -> DifferenceTest | None:
+        return self.entry.test if self.entry else None
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Variant ``b`` against ``a``: the query layer's comparison plus per-step conversion."""
+    """Variant ``b`` against the control ``a``: the query layer's comparison per step."""
 
     variants: VariantComparison
     steps: list[StepVariants]
+
+
+@dataclass(frozen=True)
+class Planner:
+    """The plan shown with the comparison, or before a test has two groups."""
+
+    plan: Plan
+    started: bool
 
 
 @dataclass(frozen=True)
@@ -55,10 +74,16 @@ class FunnelReport:
     comparisons: list[Comparison]
     cohorts: CohortTable
     stuck: StuckPage
+    experiment: FunnelExperiment | None = None
+    planner: Planner | None = None
 
     @property
     def computed_at(self) -> datetime:
         return self.result.computed_at
+
+    @property
+    def sample_ratio(self) -> SampleRatio | None:
+        return self.experiment.analysis.sample_ratio if self.experiment else None
 
 
 def variant_result(query: FunnelQuery, result: FunnelResult | None = None) -> FunnelResult | None:
@@ -76,25 +101,28 @@ def variant_result(query: FunnelQuery, result: FunnelResult | None = None) -> Fu
     return run_funnel(replace(query, breakdown="variant"), detail=False)
 
 
-def _previous_test(first: FunnelResult, second: FunnelResult, key: str) -> ZTest | None:
-    one, two = first.step(key), second.step(key)
-    if not one.previous_reached or not two.previous_reached:
+def experiment(
+    query: FunnelQuery,
+    by_variant: FunnelResult | None,
+    *,
+    method: Method | None = None,
+    per_day: Mapping[str, float] | None = None,
+) -> FunnelExperiment | None:
+    if by_variant is None:
         return None
-    return two_proportion_z_test(
-        one.reached, one.previous_reached, two.reached, two.previous_reached
-    )
+    return funnel_experiment(by_variant, query.declaration, method=method, per_day=per_day)
 
 
-def comparisons(by_variant: FunnelResult | None) -> list[Comparison]:
-    """Every variant against the first in name order (the query layer's convention)."""
-    if by_variant is None or len(by_variant.groups) < 2:
+def comparisons(
+    by_variant: FunnelResult | None, found: FunnelExperiment | None = None
+) -> list[Comparison]:
+    """Every variant against the flow's control, corrected together."""
+    if by_variant is None or found is None:
         return []
-    baseline, *others = sorted(by_variant.groups)
-    found = []
-    for other in others:
-        variants = compare_variants(by_variant, baseline, other)
-        first, second = by_variant.groups[baseline], by_variant.groups[other]
-        found.append(
+    out = []
+    for variants in variant_comparisons(by_variant, found.analysis):
+        first, second = by_variant.groups[variants.a], by_variant.groups[variants.b]
+        out.append(
             Comparison(
                 variants=variants,
                 steps=[
@@ -103,14 +131,45 @@ def comparisons(by_variant: FunnelResult | None) -> list[Comparison]:
                         title=step.title,
                         previous_a=first.step(step.key).conversion_from_previous,
                         previous_b=second.step(step.key).conversion_from_previous,
-                        previous_test=_previous_test(first, second, step.key),
-                        entry_test=step.test,
+                        entry=step.result,
                     )
                     for step in variants.steps
                 ],
             )
         )
-    return found
+    return out
+
+
+def planner(
+    query: FunnelQuery,
+    result: FunnelResult,
+    found: FunnelExperiment | None,
+    per_day: Mapping[str, float] | None,
+    *,
+    method: Method | None = None,
+) -> Planner:
+    """The running test's plan, or (no two groups yet) one for a test of two equal
+    variants from the whole funnel's rate of the primary metric, at its entry rate."""
+    if found is not None:
+        return Planner(found.analysis.plan, started=True)
+    design = design_for(query.declaration, method=method)
+    metric = design.primary
+    reached = result.finished if metric == FINISHED else result.step(metric).reached
+    baseline = reached / result.entered if result.entered else 0.0
+    rate = sum(per_day.values()) / 2 if per_day else None
+    return Planner(
+        plan(
+            baseline,
+            design.effect,
+            entered=[0, 0],
+            per_day=[rate, rate] if rate is not None else None,
+            method=design.method,
+            alpha=design.alpha,
+            power=design.power,
+            tuning=design.tuning,
+        ),
+        started=False,
+    )
 
 
 def worst_step(result: FunnelResult) -> str:
@@ -163,15 +222,24 @@ def stuck(
 
 
 def build_report(
-    query: FunnelQuery, *, step: str | None, where: Where | None, page: int
+    query: FunnelQuery,
+    *,
+    step: str | None,
+    where: Where | None,
+    page: int,
+    method: Method | None = None,
 ) -> FunnelReport:
-    """Run the funnel, the variant comparison, the cohorts and one page of stuck subjects."""
+    """Run the funnel, the experiment, the cohorts and one page of stuck subjects."""
     result = query.run()
     by_variant = variant_result(query, result)
+    per_day = entry_rates(query, by_variant or result)
+    found = experiment(query, by_variant, method=method, per_day=per_day)
     return FunnelReport(
         query=query,
         result=result,
-        comparisons=comparisons(by_variant),
+        comparisons=comparisons(by_variant, found),
+        experiment=found,
+        planner=planner(query, result, found, per_day, method=method),
         cohorts=cohorts(query),
         stuck=stuck(
             query, step or worst_step(result), where=where, page=page, page_size=STUCK_PAGE_SIZE

@@ -22,7 +22,8 @@ from onboarding.admin_funnel.formatting import (
     points,
 )
 from onboarding.admin_funnel.report import Comparison
-from onboarding.funnel import CohortTable, FunnelResult, StuckPage, ZTest
+from onboarding.experiments import DifferenceTest, MetricResult
+from onboarding.funnel import CohortTable, FunnelResult, StuckPage
 
 
 @dataclass(frozen=True)
@@ -142,60 +143,101 @@ def group_caption(breakdown: str | None, name: str) -> str:
     return _("Variant “%(name)s”") % {"name": name}
 
 
-def _test_cells(test: ZTest | None, alpha: float) -> list[Cell]:
-    if test is None:
-        return [Cell(percent(None)) for _column in range(4)]
-    significant = test.p_value < alpha
+def interval(test: DifferenceTest) -> str:
+    """``+2.8 to +13.4 pts``: the difference's interval at the test's level."""
+    return _("%(lower)s to %(upper)s") % {
+        "lower": points(test.lower),
+        "upper": points(test.upper),
+    }
+
+
+def _test_cells(result: MetricResult | None) -> list[Cell]:
+    """Rates, difference, interval, the test's p-value and the corrected one."""
+    test = result.test if result else None
+    if result is None or test is None:
+        return [Cell(percent(None)) for _column in range(6)]
     return [
         Cell(percent(test.rate_a)),
         Cell(percent(test.rate_b)),
         Cell(points(test.difference)),
-        Cell(p_value(test.p_value), note=_("significant") if significant else ""),
+        Cell(interval(test)),
+        Cell(p_value(test.p_value)),
+        Cell(
+            p_value(result.adjusted_p_value),
+            note=_("significant") if result.significant else "",
+        ),
     ]
 
 
+def _title(title: str, result: MetricResult | None) -> Cell:
+    primary = result is not None and result.primary
+    return _label(_("%(title)s (primary)") % {"title": title} if primary else title)
+
+
 def comparison_table(comparison: Comparison) -> Table:
-    """Per step, two variants side by side: conversion from the previous step and from entry."""
+    """Per step, two variants side by side: conversion from the previous step (as read)
+    and reach from entry (tested, corrected), then the finish rate."""
     variants = comparison.variants
-    a, b, alpha = variants.a, variants.b, variants.alpha
+    a, b = variants.a, variants.b
     rows = [
         [
-            _label(step.title),
+            _title(step.title, step.entry),
             Cell(percent(step.previous_a)),
             Cell(percent(step.previous_b)),
-            *_test_cells(step.previous_test, alpha)[2:],
-            *_test_cells(step.entry_test, alpha),
+            Cell(points(step.previous_difference)),
+            *_test_cells(step.entry),
         ]
         for step in comparison.steps
     ]
     finished = [
-        _label(_("Finished")),
-        *[Cell(percent(None)) for _column in range(4)],
-        *_test_cells(variants.test, alpha),
+        _title(_("Finished"), variants.finished_result),
+        *[Cell(percent(None)) for _column in range(3)],
+        *_test_cells(variants.finished_result),
     ]
-    per_variant = [
-        Column(a),
-        Column(b),
-        Column(
-            _("Difference"),
-            help=_("%(b)s minus %(a)s, in percentage points.") % {"a": a, "b": b},
-        ),
-        Column(_("p-value"), help=_("Two-sided, two-proportion z-test.")),
-    ]
+    difference = Column(
+        _("Difference"),
+        help=_("%(b)s minus %(a)s, in percentage points.") % {"a": a, "b": b},
+    )
+    level = formats.number_format(round((1 - variants.alpha) * 100), 0)
+    method = (
+        _("Always-valid (sequential) test: valid however often it is read.")
+        if variants.method == "sequential"
+        else _("Fixed-horizon z-test: valid only at a sample size fixed in advance.")
+    )
     return Table(
         caption=_("%(b)s against %(a)s") % {"a": a, "b": b},
         headers=[
             [
                 Column(""),
-                Column(_("Conversion from the previous step"), span=4),
-                Column(_("Reach from entry"), span=4),
+                Column(_("Conversion from the previous step"), span=3),
+                Column(_("Reach from entry"), span=6),
             ],
-            [Column(_("Step")), *per_variant, *per_variant],
+            [
+                Column(_("Step")),
+                Column(a),
+                Column(b),
+                difference,
+                Column(a),
+                Column(b),
+                difference,
+                Column(
+                    _("%(level)s %% interval") % {"level": level},
+                    help=_("Where the true difference lies, at the verdict's level."),
+                ),
+                Column(_("p-value"), help=method),
+                Column(
+                    _("Corrected p"),
+                    help=_(
+                        "Holm-corrected over every secondary comparison (steps and finish "
+                        "rate, each variant); the primary metric is judged alone."
+                    ),
+                ),
+            ],
         ],
         rows=rows,
         footer=[finished],
         css="funnel-comparison",
-        groups=(1, 4, 4),
+        groups=(1, 3, 6),
     )
 
 

@@ -69,6 +69,7 @@ def funnel_page(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -
             step=data["step"] or None,
             where=data["where"] or None,
             page=data["page"] or 1,
+            method=data.get("test") or None,
         )
         context.update(report_context(flow, form, report))
     return TemplateResponse(request, "admin/onboarding/funnel.html", context)
@@ -87,5 +88,11 @@ def funnel_csv(
         lines = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
         return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")
     data = form.cleaned_data
-    rows = table_rows(table, form.query, step=data["step"] or None, where=data["where"] or None)
+    rows = table_rows(
+        table,
+        form.query,
+        step=data["step"] or None,
+        where=data["where"] or None,
+        method=data.get("test") or None,
+    )
     return csv_response(rows, f"{flow.key}-{table}.csv")

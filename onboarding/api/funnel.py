@@ -21,7 +21,16 @@ from onboarding.api.funnel_serializers import (
     comparison_of,
 )
 from onboarding.api.permissions import CanViewFunnel
-from onboarding.funnel import FunnelQuery, FunnelResult, VariantComparison, funnel_rows, write_csv
+from onboarding.funnel import (
+    FunnelExperiment,
+    FunnelQuery,
+    FunnelResult,
+    VariantComparison,
+    entry_rates,
+    funnel_experiment,
+    funnel_rows,
+    write_csv,
+)
 from onboarding.registry import get_flow
 
 
@@ -30,6 +39,7 @@ class FunnelReport:
     query: FunnelQuery
     result: FunnelResult
     comparison: VariantComparison | None
+    experiment: FunnelExperiment | None = None
 
 
 class FunnelCSVRenderer(BaseRenderer):
@@ -95,7 +105,16 @@ class FunnelView(OnboardingAPIView):
         except ValueError as error:
             raise exceptions.ValidationError({"non_field_errors": [str(error)]}) from None
         result = query.run()
-        report = FunnelReport(query, result, comparison_of(result))
+        method = data.get("test")
+        found = None
+        if result.breakdown == "variant":
+            found = funnel_experiment(
+                result,
+                query.declaration,
+                method=method,
+                per_day=entry_rates(query, result),
+            )
+        report = FunnelReport(query, result, comparison_of(result, method), found)
         if request.accepted_renderer.format == "csv":
             return Response(
                 report,

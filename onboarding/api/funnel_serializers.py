@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from onboarding.api.experiment_serializers import ExperimentSerializer
+from onboarding.experiments import METHODS, Method
 from onboarding.funnel import BREAKDOWNS, FunnelResult, VariantComparison
 
 
@@ -46,7 +48,14 @@ class FunnelFiltersSerializer(serializers.Serializer):
     breakdown = serializers.ChoiceField(
         choices=BREAKDOWNS,
         required=False,
-        help_text="Add a result per group; by variant with exactly two groups, a comparison.",
+        help_text="Add a result per group; by variant, the experiment (and with exactly two "
+        "groups, a comparison).",
+    )
+    test = serializers.ChoiceField(
+        choices=METHODS,
+        required=False,
+        help_text="The verdicts' test: sequential (always valid; default EXPERIMENT_TEST) or "
+        "fixed (the z-test, valid only at a sample size fixed in advance).",
     )
 
     def to_internal_value(self, data: Any) -> Any:
@@ -112,16 +121,25 @@ class BreakdownGroupSerializer(FunnelGroupSerializer):
 
 
 class StepComparisonSerializer(serializers.Serializer):
+    """Reach from entry to a step, a secondary metric (unless it is the primary one)."""
+
     key = serializers.CharField()
     title = serializers.CharField()
     rate_a = serializers.FloatField(source="test.rate_a", allow_null=True, default=None)
     rate_b = serializers.FloatField(source="test.rate_b", allow_null=True, default=None)
     difference = serializers.FloatField(source="test.difference", allow_null=True, default=None)
+    lower = serializers.FloatField(source="test.lower", allow_null=True, default=None)
+    upper = serializers.FloatField(source="test.upper", allow_null=True, default=None)
     p_value = serializers.FloatField(source="test.p_value", allow_null=True, default=None)
+    adjusted_p_value = serializers.FloatField(
+        allow_null=True, help_text="Holm-corrected over the secondary metrics."
+    )
+    significant = serializers.BooleanField()
 
 
 class ComparisonSerializer(serializers.Serializer):
-    """Variant b against variant a: finish rates, a two-proportion z-test and a verdict."""
+    """Variant b against the control a: finish rates, the test (``method``), the verdict
+    on the primary metric. ``experiment`` has the same figures for any number of variants."""
 
     a = serializers.CharField()
     b = serializers.CharField()
@@ -134,13 +152,20 @@ class ComparisonSerializer(serializers.Serializer):
     difference = serializers.FloatField(
         source="test.difference", allow_null=True, default=None, help_text="rate_b - rate_a."
     )
+    lower = serializers.FloatField(
+        source="test.lower", allow_null=True, default=None, help_text="Interval of difference."
+    )
+    upper = serializers.FloatField(source="test.upper", allow_null=True, default=None)
     z = serializers.FloatField(source="test.z", allow_null=True, default=None)
     p_value = serializers.FloatField(
-        source="test.p_value", allow_null=True, default=None, help_text="Two-sided."
+        source="test.p_value", allow_null=True, default=None, help_text="Two-sided, by method."
     )
-    significant = serializers.BooleanField()
+    method = serializers.ChoiceField(choices=METHODS)
+    primary = serializers.CharField(help_text="The metric the verdict judges.")
+    significant = serializers.BooleanField(help_text="On the primary metric.")
     more_needed = serializers.IntegerField(
-        allow_null=True, help_text="Subjects per variant still needed to detect the difference."
+        allow_null=True,
+        help_text="Subjects per variant still needed to detect the minimum detectable effect.",
     )
     verdict = serializers.CharField()
     steps = StepComparisonSerializer(many=True)
@@ -181,6 +206,11 @@ class FunnelReportSerializer(FunnelGroupSerializer):
     steps = FunnelStepSerializer(source="result.steps", many=True)
     groups = serializers.SerializerMethodField()
     comparison = ComparisonSerializer(allow_null=True)
+    experiment = ExperimentSerializer(
+        allow_null=True,
+        help_text="With breakdown=variant and two declared variants or more, the control "
+        "among them.",
+    )
 
     @extend_schema_field(BreakdownGroupSerializer(many=True))
     def get_groups(self, report: Any) -> list[dict[str, Any]]:
@@ -191,10 +221,10 @@ class FunnelReportSerializer(FunnelGroupSerializer):
         ]
 
 
-def comparison_of(result: FunnelResult) -> VariantComparison | None:
+def comparison_of(result: FunnelResult, method: Method | None = None) -> VariantComparison | None:
     """Both variants compared when a breakdown by variant has exactly two groups."""
     from onboarding.funnel import compare_variants
 
     if result.breakdown != "variant" or len(result.groups) != 2:
         return None
-    return compare_variants(result)
+    return compare_variants(result, method=method)

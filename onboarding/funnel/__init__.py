@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from onboarding.funnel.cohorts import CohortRow, CohortTable, cohort_table
 from onboarding.funnel.compare import StepComparison, VariantComparison, compare_variants
+from onboarding.funnel.experiment import FunnelExperiment, entry_rates, funnel_experiment
 from onboarding.funnel.export import cohort_rows, funnel_rows, stuck_rows, write_csv
 from onboarding.funnel.query import BREAKDOWNS, Breakdown, FunnelQuery
 from onboarding.funnel.result import FunnelResult, StepResult
@@ -31,6 +32,7 @@ __all__ = [
     "Breakdown",
     "CohortRow",
     "CohortTable",
+    "FunnelExperiment",
     "FunnelQuery",
     "FunnelResult",
     "StepComparison",
@@ -42,6 +44,8 @@ __all__ = [
     "cohort_rows",
     "cohort_table",
     "compare_variants",
+    "entry_rates",
+    "funnel_experiment",
     "funnel_rows",
     "sample_size_per_variant",
     "stuck_rows",

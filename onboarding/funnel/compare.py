@@ -1,39 +1,52 @@
-"""Compare two variants of a funnel: finish rate, per-step conversion, a verdict."""
+"""Compare two variants of a funnel: the primary metric, each step corrected, a verdict."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from django.utils.formats import number_format
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-
-from onboarding.funnel.result import FunnelResult
-from onboarding.funnel.stats import (
-    ALPHA,
-    POWER,
-    ZTest,
-    sample_size_per_variant,
-    two_proportion_z_test,
+from onboarding.declarations import Flow
+from onboarding.exceptions import UnknownFlow
+from onboarding.experiments import (
+    Analysis,
+    DifferenceTest,
+    Method,
+    MetricResult,
+    Plan,
+    SampleRatio,
+    analyze,
+    wording,
 )
+from onboarding.funnel.experiment import FINISHED, arm, design_for
+from onboarding.funnel.result import FunnelResult
+from onboarding.registry import get_flow
 
 
 @dataclass(frozen=True)
 class StepComparison:
-    """Conversion from entry to one step in each variant, and the test of the difference."""
+    """Reach from entry to one step in each variant, its test, and Holm's adjusted
+    p-value among the secondary metrics (the raw one if the step is the primary)."""
 
     key: str
     title: str
-    test: ZTest | None
+    test: DifferenceTest | None
+    result: MetricResult | None = None
+
+    @property
+    def adjusted_p_value(self) -> float | None:
+        return self.result.adjusted_p_value if self.result else None
+
+    @property
+    def significant(self) -> bool:
+        return self.result is not None and self.result.significant
 
 
 @dataclass(frozen=True)
 class VariantComparison:
-    """Variant B against variant A. ``test`` is ``None`` when either has no subjects.
+    """Variant ``b`` against control ``a``. ``test`` is the finish rate's (``None`` when
+    either has no subjects); ``primary`` names the metric the verdict judges.
 
-    ``more_needed`` is how many more subjects each variant needs (the larger of the
-    two gaps) to detect the observed difference with ``power``; ``None`` without a
-    difference to detect.
+    ``needed_per_variant`` is the planner's size for the flow's minimum detectable
+    effect; ``more_needed`` how many more the smaller variant needs.
     """
 
     a: str
@@ -42,69 +55,50 @@ class VariantComparison:
     entered_b: int
     finished_a: int
     finished_b: int
-    test: ZTest | None
+    test: DifferenceTest | None
     steps: list[StepComparison]
-    alpha: float = ALPHA
-    power: float = POWER
+    alpha: float
+    power: float
     needed_per_variant: int | None = None
+    method: Method = "sequential"
+    primary: str = FINISHED
+    primary_title: str = ""
+    primary_result: MetricResult | None = None
+    finished_result: MetricResult | None = None
+    sample_ratio: SampleRatio | None = None
+    plan: Plan | None = None
+    metrics: dict[str, MetricResult] = field(default_factory=dict)
+
+    @property
+    def trustworthy(self) -> bool:
+        return self.sample_ratio is None or not self.sample_ratio.mismatch
+
+    @property
+    def steps_by_key(self) -> dict[str, StepComparison]:
+        return {step.key: step for step in self.steps}
 
     @property
     def significant(self) -> bool:
-        return self.test is not None and self.test.p_value < self.alpha
+        return self.trustworthy and bool(self.primary_result and self.primary_result.significant)
 
     @property
     def more_needed(self) -> int | None:
-        if self.needed_per_variant is None:
-            return None
-        return max(0, self.needed_per_variant - min(self.entered_a, self.entered_b))
+        return self.plan.more_needed if self.plan else None
 
     @property
     def verdict(self) -> str:
         """One plain sentence for a product manager."""
-        test = self.test
-        if test is None:
-            return _("Not enough data: both %(a)s and %(b)s need subjects to compare.") % {
-                "a": self.a,
-                "b": self.b,
-            }
-        p_value = _p_text(test.p_value)
-        if test.difference == 0:
-            return _("%(b)s and %(a)s finish equally often (%(p)s): no difference yet.") % {
-                "a": self.a,
-                "b": self.b,
-                "p": p_value,
-            }
-        values = {
-            "a": self.a,
-            "b": self.b,
-            "points": _decimal(abs(test.difference) * 100, 1),
-            "p": p_value,
-        }
-        if test.difference > 0:
-            head = _("%(b)s finishes %(points)s points more often than %(a)s (%(p)s)") % values
-        else:
-            head = _("%(b)s finishes %(points)s points less often than %(a)s (%(p)s)") % values
-        if self.significant:
-            return _("%(head)s: significant") % {"head": head}
-        more = self.more_needed
-        if not more:
-            return _("%(head)s: not yet significant") % {"head": head}
-        return ngettext(
-            "%(head)s: not yet significant: about %(count)s more subject per variant needed",
-            "%(head)s: not yet significant: about %(count)s more subjects per variant needed",
-            more,
-        ) % {"head": head, "count": number_format(more, force_grouping=True)}
+        assert self.primary_result is not None
+        return wording.verdict(
+            self.primary_result, metric_title=self.primary_title, trustworthy=self.trustworthy
+        )
 
 
-def _decimal(value: float, places: int) -> str:
-    # number_format truncates extra digits; round first so 8.0997 reads 8.1.
-    return number_format(round(value, places), places)
-
-
-def _p_text(p_value: float) -> str:
-    if p_value < 0.001:
-        return "p < 0.001"
-    return f"p = {_decimal(p_value, 3)}"
+def _flow(result: FunnelResult) -> Flow | None:
+    try:
+        return get_flow(result.flow)
+    except UnknownFlow:
+        return None
 
 
 def compare_variants(
@@ -112,15 +106,19 @@ def compare_variants(
     a: str | None = None,
     b: str | None = None,
     *,
-    alpha: float = ALPHA,
-    power: float = POWER,
+    alpha: float | None = None,
+    power: float | None = None,
+    method: Method | None = None,
 ) -> VariantComparison:
-    """Compare variant ``b`` with ``a`` in a result broken down by variant.
+    """Compare variant ``b`` with control ``a`` in a result broken down by variant.
 
-    Without names, a result with exactly two variants compares them in name order.
+    Without names, a result with exactly two variants compares them with the flow's
+    control as ``a`` (name order for an undeclared pair). ``method`` and the levels
+    default to the ``EXPERIMENT_*`` settings.
     """
     if result.breakdown != "variant":
         raise ValueError("compare_variants needs a result of FunnelQuery(breakdown='variant').")
+    flow = _flow(result)
     if a is None and b is None:
         if len(result.groups) != 2:
             raise ValueError(
@@ -128,6 +126,8 @@ def compare_variants(
                 f"({', '.join(sorted(result.groups)) or 'none'})."
             )
         a, b = sorted(result.groups)
+        if flow is not None and flow.control_variant == b:
+            a, b = b, a
     if a is None or b is None:
         raise ValueError("Name both variants to compare, or neither.")
     for name in (a, b):
@@ -135,14 +135,32 @@ def compare_variants(
             raise ValueError(
                 f"No variant {name!r} in the result; it has {', '.join(sorted(result.groups))}."
             )
+    declared = flow or Flow(key=result.flow, title=result.flow, steps=())
+    design = design_for(
+        declared, method=method, control=a, steps=[step.key for step in result.steps]
+    )
+    design = replace(
+        design,
+        alpha=design.alpha if alpha is None else alpha,
+        power=design.power if power is None else power,
+    )
     first, second = result.groups[a], result.groups[b]
+    weights = declared.variants
+    arms = [arm(a, first, weights.get(a, 0)), arm(b, second, weights.get(b, 0))]
+    analysis = analyze(arms, design)
+    return comparison_of(result, analysis, b)
 
-    def test(x_a: int, x_b: int) -> ZTest | None:
-        if not first.entered or not second.entered:
-            return None
-        return two_proportion_z_test(x_a, first.entered, x_b, second.entered)
 
-    finish = test(first.finished, second.finished)
+def comparison_of(result: FunnelResult, analysis: Analysis, variant: str) -> VariantComparison:
+    """``variant`` against the control in ``analysis`` (of ``result``'s groups): corrected
+    with the whole analysis's families, so with every variant when there are several."""
+    design = analysis.design
+    a, b = design.control, variant
+    first, second = result.groups[a], result.groups[b]
+    mine = [one for one in (*analysis.primary, *analysis.secondary) if one.variant == b]
+    metrics = {one.metric: one for one in mine}
+    titles = {step.key: str(step.title) for step in result.steps}
+    finished = metrics.get(FINISHED)
     return VariantComparison(
         a=a,
         b=b,
@@ -150,16 +168,25 @@ def compare_variants(
         entered_b=second.entered,
         finished_a=first.finished,
         finished_b=second.finished,
-        test=finish,
+        test=finished.test if finished else None,
         steps=[
-            StepComparison(one.key, one.title, test(one.reached, two.reached))
-            for one, two in zip(first.steps, second.steps, strict=True)
+            StepComparison(step.key, step.title, metrics[step.key].test, metrics[step.key])
+            for step in first.steps
         ],
-        alpha=alpha,
-        power=power,
-        needed_per_variant=(
-            sample_size_per_variant(finish.rate_a, finish.rate_b, alpha=alpha, power=power)
-            if finish
-            else None
-        ),
+        alpha=design.alpha,
+        power=design.power,
+        needed_per_variant=analysis.plan.needed,
+        method=design.method,
+        primary=design.primary,
+        primary_title="" if design.primary == FINISHED else titles.get(design.primary, ""),
+        primary_result=metrics[design.primary],
+        finished_result=finished,
+        sample_ratio=analysis.sample_ratio,
+        plan=analysis.plan,
+        metrics=metrics,
     )
+
+
+def variant_comparisons(result: FunnelResult, analysis: Analysis) -> list[VariantComparison]:
+    """Every variant of ``analysis`` against its control, in declared order."""
+    return [comparison_of(result, analysis, one.variant) for one in analysis.primary]

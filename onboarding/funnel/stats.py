@@ -1,4 +1,8 @@
-"""Two-proportion z-test and the sample size it needs: the statistics of an A/B report."""
+"""The fixed-horizon two-proportion z-test and its sample size (kept for callers of 0.x).
+
+Verdicts use :mod:`onboarding.experiments`, whose default is the always-valid
+sequential test; this z-test is valid only at a sample size fixed in advance.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from onboarding.admin_mixins import ReadOnlyAdminMixin
+from onboarding.experiments import wording
 from onboarding.nudges.models import NudgeDelivery, NudgeOptOut, NudgeRule
 from onboarding.nudges.stats import Lift, rule_lift
 
@@ -31,7 +32,9 @@ class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "held_out_count",
         "held_out_rate",
         "lift",
+        "interval",
         "p_value",
+        "split",
         "declared",
     )
     list_filter = ("flow", "kind", "declared")
@@ -53,7 +56,10 @@ class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "held_out_count",
         "held_out_rate",
         "lift",
+        "interval",
         "p_value",
+        "split",
+        "verdict",
     )
     readonly_fields = fields
 
@@ -90,10 +96,36 @@ class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         difference = self._lift(obj).difference
         return "-" if difference is None else f"{100 * difference:+.1f} pp"
 
+    @admin.display(description=_("interval"))
+    def interval(self, obj: NudgeRule) -> str:
+        test = self._lift(obj).test
+        if test is None:
+            return "-"
+        return _("%(lower)s to %(upper)s pp") % {
+            "lower": f"{100 * test.lower:+.1f}",
+            "upper": f"{100 * test.upper:+.1f}",
+        }
+
     @admin.display(description=_("p-value"))
     def p_value(self, obj: NudgeRule) -> str:
-        value = self._lift(obj).p_value
-        return "-" if value is None else f"{value:.3g}"
+        lift = self._lift(obj)
+        if lift.p_value is None or lift.test is None:
+            return "-"
+        label = _("always valid") if lift.test.method == "sequential" else _("fixed horizon")
+        return f"{lift.p_value:.3g} ({label})"
+
+    @admin.display(description=_("split"))
+    def split(self, obj: NudgeRule) -> str:
+        split = self._lift(obj).sample_ratio
+        if split is None:
+            return "-"
+        if split.mismatch:
+            return _("broken: %(text)s") % {"text": wording.sample_ratio_text(split)}
+        return _("as declared")
+
+    @admin.display(description=_("verdict"))
+    def verdict(self, obj: NudgeRule) -> str:
+        return self._lift(obj).verdict
 
 
 @admin.register(NudgeDelivery)

@@ -19,6 +19,7 @@ WIZARD = register(
         title="Set up your account",
         ordered=True,
         variants={"shown": 1, "hidden": 1},
+        control="hidden",
         steps=[
             Step("signup", "Sign up", estimated_seconds=30),
             Step("profile", "Fill in your profile", url="/profile/", estimated_seconds=40),
