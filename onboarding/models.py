@@ -135,7 +135,8 @@ class Progress(SubjectFields):
         _("subject"), max_length=255, blank=True, help_text=_("str() of the subject at entry.")
     )
     variant = models.CharField(_("variant"), max_length=50, blank=True)
-    entered_at = models.DateTimeField(_("entered at"))
+    # None while the subject has only the app's own events (``nudged``): not entered.
+    entered_at = models.DateTimeField(_("entered at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     last_event_at = models.DateTimeField(_("last event at"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

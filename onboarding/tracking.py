@@ -266,9 +266,14 @@ def _new_progress(item: _Prepared) -> Progress:
         subject_id=item.subject_ref.id,
         subject_label=item.subject_ref.label,
         variant=assign_variant(item.flow.key, item.flow.variants, subject_key),
-        entered_at=item.event.occurred_at,
+        entered_at=_entry_time(item.event),
         last_event_at=item.event.occurred_at,
     )
+
+
+def _entry_time(event: _EventRow) -> datetime | None:
+    """When ``event`` enters its subject: never for the app's own ``nudged`` events."""
+    return None if event.kind == EventKind.NUDGED else event.occurred_at
 
 
 def _lock_progress(
@@ -417,9 +422,11 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
         # id that turned out to belong to another subject.
         for key in created:
             row = progress_rows[key]
-            times = [one.event.occurred_at for one in by_progress.get(row.pk, ())]
-            if times:
-                row.entered_at, row.last_event_at = min(times), max(times)
+            stored_events = [one.event for one in by_progress.get(row.pk, ())]
+            if stored_events:
+                entries = [at for at in map(_entry_time, stored_events) if at is not None]
+                row.entered_at = min(entries, default=None)
+                row.last_event_at = max(event.occurred_at for event in stored_events)
         _apply(by_progress, {row.pk: row for row in progress_rows.values()}, states)
     return TrackResult(
         accepted=len(fresh),
@@ -555,14 +562,19 @@ def _write(prepared: list[_Prepared]) -> _Written:
 
 
 def _first_by_progress(prepared: list[_Prepared]) -> dict[_Key, _Prepared]:
-    """The earliest event of each progress row the batch names (its entry if new)."""
+    """The earliest event of each progress row the batch names (its entry if new): the
+    earliest that enters (not ``nudged``) if there is one."""
     wanted: dict[_Key, _Prepared] = {}
     for item in prepared:
         key = _progress_key(item)
         first = wanted.get(key)
-        if first is None or item.event.occurred_at < first.event.occurred_at:
+        if first is None or _entry_order(item.event) < _entry_order(first.event):
             wanted[key] = item
     return wanted
+
+
+def _entry_order(event: _EventRow) -> tuple[bool, datetime]:
+    return (event.kind == EventKind.NUDGED, event.occurred_at)
 
 
 def _store_new(events: list[Event]) -> set[uuid.UUID]:
@@ -627,7 +639,9 @@ def _apply(
         # Sorted by time, then kind, so that a batch sends the same signals in any order.
         for item in sorted(items, key=lambda one: (one.event.occurred_at, one.event.kind)):
             event = item.event
-            progress.entered_at = min(progress.entered_at, event.occurred_at)
+            entry = _entry_time(event)
+            if entry is not None:
+                progress.entered_at = min(progress.entered_at or entry, entry)
             progress.last_event_at = max(progress.last_event_at, event.occurred_at)
             step_keys = _steps_touched(flow, event, progress)
             changes = []

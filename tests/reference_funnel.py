@@ -87,7 +87,8 @@ def fold(events: list[RawEvent], flow: RefFlow) -> dict[str, Subject]:
         unique.setdefault(event.id, event)
     subjects: dict[str, Subject] = {}
     for event in unique.values():
-        if event.flow != flow.key:
+        # The app's own events (nudges) neither enter a subject nor complete a step.
+        if event.flow != flow.key or event.kind == "nudged":
             continue
         subject = subjects.get(event.subject)
         if subject is None:
