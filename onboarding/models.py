@@ -291,7 +291,7 @@ from onboarding.nudges.models import (  # noqa: E402, F401
 )
 
 # The funnel rollup lives with the rollups.
-from onboarding.rollups.models import FunnelRollup  # noqa: E402, F401
+from onboarding.rollups.models import FunnelRollup, StaleCohort  # noqa: E402, F401
 
 # Webhook deliveries live with the webhooks.
 from onboarding.webhooks.models import WebhookDelivery  # noqa: E402, F401

@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
@@ -48,6 +48,8 @@ from onboarding.models import (
 )
 from onboarding.progress_state import StepChange, apply_event
 from onboarding.registry import get_flow
+from onboarding.rollups.stale import changed_days
+from onboarding.rollups.stale import mark as mark_stale
 from onboarding.subjects import SubjectRef, is_user, ref, resolve
 from onboarding.sync import flow_record
 from onboarding.variants import assign_variant
@@ -427,7 +429,12 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
                 entries = [at for at in map(_entry_time, stored_events) if at is not None]
                 row.entered_at = min(entries, default=None)
                 row.last_event_at = max(event.occurred_at for event in stored_events)
-        _apply(by_progress, {row.pk: row for row in progress_rows.values()}, states)
+        _apply(
+            by_progress,
+            {row.pk: row for row in progress_rows.values()},
+            states,
+            new_rows={progress_rows[key].pk for key in created},
+        )
     return TrackResult(
         accepted=len(fresh),
         duplicates=duplicates,
@@ -624,9 +631,13 @@ def _apply(
     by_progress: dict[int, list[_Prepared]],
     progress_by_pk: dict[int, Progress],
     states: dict[tuple[int, str], _State],
+    *,
+    new_rows: set[int],
 ) -> None:
     """Fold new events into step states (``states``: those stored) and progress; send
-    signals for first completions."""
+    signals for first completions; mark the closed rollup cohorts a late event changed
+    (``new_rows``: progress rows this batch made)."""
+    stale: set[tuple[int, date]] = set()
     new_states: list[_State] = []
     changed_states: dict[int, _State] = {}
     pending_signals: list[tuple[list[StepChange], _Prepared, Progress, bool]] = []
@@ -634,6 +645,8 @@ def _apply(
     for progress_pk, items in by_progress.items():
         progress = progress_by_pk[progress_pk]
         was_finished = progress.finished_at is not None
+        old_entry = None if progress_pk in new_rows else progress.entered_at
+        completions: list[datetime] = []
         flow = items[0].flow
         finisher = items[-1]
         # Sorted by time, then kind, so that a batch sends the same signals in any order.
@@ -651,7 +664,10 @@ def _apply(
                     state = _State(pk=None, progress_id=progress_pk, step_key=step_key)
                     states[(progress_pk, step_key)] = state
                     new_states.append(state)
+                before = (state.completed_at, state.outcome)
                 change = apply_event(state, event.kind, event.occurred_at, step_key)
+                if state.completed_at is not None and before != (state.completed_at, state.outcome):
+                    completions.append(state.completed_at)
                 if change is not None:
                     changes.append(change)
                     if state.pk:
@@ -668,6 +684,15 @@ def _apply(
             pending_signals.append(([], finisher, progress, True))
         # bulk_update() does not apply auto_now.
         progress.updated_at = timezone.now()
+        window = timedelta(days=flow.effective_window_days())
+        days = changed_days(
+            old_entry,
+            progress.entered_at,
+            completions,
+            now=finisher.event.received_at,
+            window=window,
+        )
+        stale.update((progress.flow_id, day) for day in days)
 
     rows = [progress_by_pk[pk] for pk in by_progress]
     connection = connections[router.db_for_write(StepState)]
@@ -681,6 +706,7 @@ def _apply(
         # The funnel's per-subject row, in the same transaction (onboarding.funnel.paths);
         # it reads outcome and completed_at, which _State has as StepState does.
         save_paths(rows, cast("dict[tuple[int, str], StepState]", states))
+        mark_stale(stale, connection)
     for changes, item, progress, finished in pending_signals:
         if finished:
             signals.flow_finished.send(

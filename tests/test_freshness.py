@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.utils import timezone
 
 from onboarding import EventInput, track_many
-from onboarding.funnel import FunnelQuery
+from onboarding.funnel import FunnelQuery, cohort_table
 from onboarding.funnel.pathmodel import FunnelPath
 from onboarding.models import Progress
 from onboarding.progress import get_progress
+from onboarding.rollups.build import refresh_rollup
+from onboarding.rollups.models import StaleCohort
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +75,74 @@ class TestNudgesDoNotEnter:
 
         assert Progress.objects.get().entered_at == T0 + timedelta(hours=30)
         assert FunnelQuery(flow="wizard", entered_to=T0.date()).run().entered == 0
+
+
+class TestLateEventsMarkClosedCohorts:
+    """The rollup counted at ``NOW`` (entry days before ``NOW`` - 15 days are closed)."""
+
+    NOW = T0 + timedelta(days=40)
+
+    def refresh(self, hours=1):
+        return refresh_rollup("wizard", now=self.NOW + timedelta(hours=hours))
+
+    def both(self, **options):
+        rollup = FunnelQuery(flow="wizard", **options).run()
+        exact = FunnelQuery(flow="wizard", use_rollup=False, **options).run()
+        assert (rollup.source, exact.source) == ("rollup", "exact")
+        return rollup, exact
+
+    def test_a_late_first_event_is_stale_until_the_refresh_counts_it(self, write_path):
+        track_many(
+            [ev(user, "signup", hours=i) for i, user in enumerate(UserFactory.create_batch(2))]
+        )
+        refresh_rollup("wizard", now=self.NOW)
+        assert self.both()[0].stale_cohorts == ()
+
+        # A history import: a first event on the closed day, after it was counted.
+        track_many([ev(UserFactory(), "signup", hours=3)])
+        rollup, exact = self.both()
+        assert (rollup.entered, exact.entered) == (2, 3)
+        assert rollup.stale_cohorts == (T0.date(),)
+        assert rollup.groups == {} and exact.stale_cohorts == ()
+        assert cohort_table("wizard").stale_cohorts == (T0.date(),)
+        # Outside the query's range: not stale for it.
+        later = T0.date() + timedelta(days=1)
+        assert FunnelQuery(flow="wizard", entered_from=later).run().stale_cohorts == ()
+
+        report = self.refresh()
+        assert report.recounted == (T0.date(),)
+        rollup, exact = self.both()
+        assert (rollup.entered, rollup.step("signup").reached, rollup.stale_cohorts) == (3, 3, ())
+        assert rollup.fresh_as_of == self.NOW + timedelta(hours=1)
+        assert not StaleCohort.objects.exists()
+
+    def test_an_entry_moved_between_closed_days_recounts_both(self, write_path):
+        user, other = UserFactory.create_batch(2)
+        track_many([ev(user, "signup", hours=72), ev(other, "signup", hours=72)])
+        refresh_rollup("wizard", now=self.NOW)
+        # A late first event three days earlier: the subject leaves its day for T0's.
+        track_many([ev(user, "profile", "viewed", hours=0)])
+        report = self.refresh()
+        assert report.recounted == (T0.date(), T0.date() + timedelta(days=3))
+        for day in (T0.date(), T0.date() + timedelta(days=3)):
+            rollup, exact = self.both(entered_from=day, entered_to=day)
+            assert (rollup.entered, rollup.step("signup").reached) == (
+                exact.entered,
+                exact.step("signup").reached,
+            )
+        assert self.both(entered_to=T0.date())[0].entered == 1
+
+    def test_the_steady_state_marks_nothing(self, write_path):
+        now = timezone.now()
+        fresh, old = UserFactory.create_batch(2)
+        track_many([EventInput(old, "wizard", "signup", occurred_at=now - timedelta(days=30))])
+        StaleCohort.objects.all().delete()
+        track_many(
+            [
+                # A new subject today, and an old one's completion long after its window.
+                EventInput(fresh, "wizard", "signup", occurred_at=now),
+                EventInput(old, "wizard", "profile", occurred_at=now),
+                EventInput(old, "wizard", "project", "viewed", occurred_at=now),
+            ]
+        )
+        assert not StaleCohort.objects.exists()

@@ -11,7 +11,7 @@ database.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
 from django.utils import timezone
@@ -22,17 +22,19 @@ from onboarding.funnel.population import Grouping, Population, grouping, populat
 from onboarding.funnel.query import FunnelQuery
 from onboarding.funnel.result import FunnelResult, StepResult
 from onboarding.funnel.statements import ENTRY, Count, Counts, count
-from onboarding.rollups.answer import rollup_counts, rollup_state_for
+from onboarding.rollups.answer import rollup_counts, rollup_state_for, stale_cohorts
 
 # The group of a breakdown value absent from the data: every count is zero.
 _MISSING = object()
 
 
 class Source(NamedTuple):
-    """Where the counts came from, and as of when (``None``: now)."""
+    """Where the counts came from, as of when (``None``: now), and the entry days a late
+    event changed since (the rollup's next refresh recounts them)."""
 
     name: str
     fresh_as_of: datetime | None
+    stale_cohorts: tuple[date, ...] = ()
 
 
 def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
@@ -44,7 +46,7 @@ def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
     rollup = None if pop.record is None else rollup_state_for(pop)
     if rollup is not None:
         counts: Counts = rollup_counts(pop, groups, detail=detail)
-        source = Source("rollup", rollup.fresh_as_of)
+        source = Source("rollup", rollup.fresh_as_of, stale_cohorts(pop))
     else:
         counts = {} if pop.empty else _exact(pop, groups, detail)
         source = Source("exact", None)
@@ -127,4 +129,5 @@ def _result(
         groups=groups or {},
         source=source.name,
         fresh_as_of=source.fresh_as_of or computed_at,
+        stale_cohorts=source.stale_cohorts,
     )
