@@ -50,6 +50,9 @@ class FlowRecord(models.Model):
         related_name="+",
     )
     synced_at = models.DateTimeField(_("synced at"), default=timezone.now)
+    # Set (for good) before a funnel rollup first counts the flow: from then on late
+    # events mark the cohorts they change (onboarding.rollups.stale).
+    rollup_counted = models.BooleanField(_("counted by a rollup"), default=False)
 
     class Meta:
         verbose_name = _("flow")

@@ -398,9 +398,13 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
         return TrackResult(accepted=0, duplicates=duplicates)
 
     with transaction.atomic():
-        progress_rows, created, stored, states = _write_pipelined(
-            prepared, check=remembered
-        ) or _write(prepared)
+        pipelined_write = _write_pipelined(prepared, check=remembered)
+        progress_rows, created, stored, states = pipelined_write or _write(prepared)
+        # Flows whose late events mark their cohorts: those a rollup counted, when their
+        # records were read in this transaction after its events went in (a rollup's
+        # first count waits for such writes: see onboarding.rollups.build); else all.
+        verified = remembered and pipelined_write is not None
+        marking = {one.record.pk for one in prepared if one.record.rollup_counted or not verified}
         # Under the progress locks an erasure waits on (see onboarding.erase); refusing
         # rolls the events back too.
         refuse_erased(_named(prepared, created))
@@ -434,6 +438,7 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
             {row.pk: row for row in progress_rows.values()},
             states,
             new_rows={progress_rows[key].pk for key in created},
+            marking=marking,
         )
     return TrackResult(
         accepted=len(fresh),
@@ -483,19 +488,26 @@ def _write_pipelined(prepared: list[_Prepared], *, check: bool) -> _Written | No
         copy_from=CopyFrom(Progress, on=PROGRESS_KEY, columns=("variant", "version_id")),
     )
     # The key too: ids are handed out again after a flush that resets sequences.
-    records = {one.record.pk: (one.record.key, one.record.current_version_id) for one in prepared}
+    records = {
+        one.record.pk: (one.record.key, one.record.current_version_id, one.record.rollup_counted)
+        for one in prepared
+    }
     statements = [lock, insert, _states_statement(keys, connection)]
     if check:
         statements.append(
             Statement(
-                "SELECT id, key, current_version_id FROM "
-                f"{connection.ops.quote_name(FlowRecord._meta.db_table)} WHERE id = ANY(%s)",
+                "SELECT id, key, current_version_id, rollup_counted FROM "
+                f"{connection.ops.quote_name(FlowRecord._meta.db_table)} WHERE id = ANY(%s) "
+                # Held to the end (as the deferred foreign-key checks would at commit), so
+                # that a rollup's first count waits for this batch: rollup_counted is
+                # current (see onboarding.rollups.build._mark_counted).
+                "FOR KEY SHARE",
                 [list(records)],
                 rows=True,
             )
         )
     locked, inserted, found, *current = run_together(connection, statements)
-    if check and {pk: (key, version) for pk, key, version in current[0]} != records:
+    if check and {pk: tuple(values) for pk, *values in current[0]} != records:
         raise _StaleRecord
     rows, created = _locked_rows(prepared, read_locked(locked))
     states = {(row[1], row[2]): _State(*row) for row in found}
@@ -633,10 +645,11 @@ def _apply(
     states: dict[tuple[int, str], _State],
     *,
     new_rows: set[int],
+    marking: set[int],
 ) -> None:
     """Fold new events into step states (``states``: those stored) and progress; send
     signals for first completions; mark the closed rollup cohorts a late event changed
-    (``new_rows``: progress rows this batch made)."""
+    (``new_rows``: progress rows this batch made; ``marking``: the flows to mark)."""
     stale: set[tuple[int, date]] = set()
     new_states: list[_State] = []
     changed_states: dict[int, _State] = {}
@@ -684,15 +697,16 @@ def _apply(
             pending_signals.append(([], finisher, progress, True))
         # bulk_update() does not apply auto_now.
         progress.updated_at = timezone.now()
-        window = timedelta(days=flow.effective_window_days())
-        days = changed_days(
-            old_entry,
-            progress.entered_at,
-            completions,
-            now=finisher.event.received_at,
-            window=window,
-        )
-        stale.update((progress.flow_id, day) for day in days)
+        if progress.flow_id in marking:
+            window = timedelta(days=flow.effective_window_days())
+            days = changed_days(
+                old_entry,
+                progress.entered_at,
+                completions,
+                now=finisher.event.received_at,
+                window=window,
+            )
+            stale.update((progress.flow_id, day) for day in days)
 
     rows = [progress_by_pk[pk] for pk in by_progress]
     connection = connections[router.db_for_write(StepState)]

@@ -146,3 +146,23 @@ class TestLateEventsMarkClosedCohorts:
             ]
         )
         assert not StaleCohort.objects.exists()
+
+
+class TestWhichFlowsMark:
+    def test_a_rollup_first_counted_after_a_batch_read_the_flow_sees_later_late_events(
+        self, write_path
+    ):
+        track_many([ev(UserFactory(), "signup")])  # the flow's record is remembered
+        track_many([ev(UserFactory(), "signup", hours=1)])
+        refresh_rollup("wizard", now=T0 + timedelta(days=40))
+        track_many([ev(UserFactory(), "signup", hours=2)])
+
+        assert FunnelQuery(flow="wizard").run().stale_cohorts == (T0.date(),)
+
+    @pytest.mark.postgres
+    def test_the_pipeline_marks_nothing_for_a_flow_no_rollup_counted(self):
+        track_many([ev(UserFactory(), "signup")])  # may mark: a record read anew is not verified
+        StaleCohort.objects.all().delete()
+        track_many([ev(UserFactory(), "signup", hours=1)])  # verified in the transaction
+
+        assert not StaleCohort.objects.exists()

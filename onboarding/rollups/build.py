@@ -56,6 +56,7 @@ def refresh_rollup(
     window_days = declaration.effective_window_days()
     wanted = signature(plan_for(declaration), window_days)
     rows = FunnelRollup.objects.using(using)
+    _mark_counted(flow, using)
     with transaction.atomic(using=using):
         # Refreshes of one flow take turns on its row: two at once would each delete
         # what the other had not yet written and both insert, doubling the counts.
@@ -97,6 +98,22 @@ def refresh_rollup(
             open_from=local_date(now) - timedelta(days=window_days + 1),
         ).save(flow, using)
     return RefreshReport(flow, rebuild, first, last, written, now, tuple(recount))
+
+
+def _mark_counted(flow: str, using: str) -> None:
+    """Before a flow's first count: from now on late events mark their cohorts.
+
+    FOR UPDATE waits for every batch that read the flag unset (``track_many`` reads it
+    FOR KEY SHARE) and commits before counting, so the count sees those batches' events;
+    every later batch reads it set and marks.
+    """
+    records = FlowRecord.objects.using(using)
+    if not records.filter(key=flow, rollup_counted=False).exists():
+        return
+    with transaction.atomic(using=using):
+        locked = records.select_for_update().filter(key=flow)
+        if locked.filter(rollup_counted=False).values_list("pk", flat=True).first() is not None:
+            records.filter(key=flow).update(rollup_counted=True)
 
 
 def _runs(days: list[date]) -> list[tuple[date, date]]:
