@@ -198,18 +198,17 @@ def _prepare(
         raise InvalidEvent("kind", _("%(kind)r is not a valid event kind") % {"kind": kind})
     if kind in STEP_KINDS and not item.step:
         raise InvalidEvent("step", _("a %(kind)r event needs a step") % {"kind": kind})
-    if item.step:
-        flow.step(item.step)  # raises UnknownStep naming the key
+    if item.step and item.step not in flow.step_keys:
+        # A step of an older version only: its subjects keep their version's steps.
+        _older_step(flow, item.step, _record(flow, records, remembered))
     known = resolved.get(id(item.who))
     if known is None:
         subject, actor = resolve(item.who)
         known = resolved[id(item.who)] = (subject, actor, ref(subject))
     subject, actor, subject_ref = known
-    if flow.key not in records:
-        records[flow.key] = _flow_record(flow, remembered)
     return _Prepared(
         flow=flow,
-        record=records[flow.key],
+        record=_record(flow, records, remembered),
         subject=subject,
         subject_ref=subject_ref,
         actor=item.actor or actor,
@@ -223,6 +222,28 @@ def _prepare(
             properties=_normalize_properties(item.properties),
         ),
     )
+
+
+def _record(flow: Flow, records: dict[str, FlowRecord], remembered: bool) -> FlowRecord:
+    if flow.key not in records:
+        records[flow.key] = _flow_record(flow, remembered)
+    return records[flow.key]
+
+
+# Step keys of every version of a flow, by database, flow key and current version.
+_OLDER_STEPS: dict[tuple[str, str, int | None], frozenset[str]] = {}
+
+
+def _older_step(flow: Flow, key: str, record: FlowRecord) -> None:
+    """Raise UnknownStep (naming the key) unless some version of ``flow`` has step ``key``."""
+    cache_key = (router.db_for_read(FlowVersion), flow.key, record.current_version_id)
+    keys = _OLDER_STEPS.get(cache_key)
+    if keys is None:
+        versions = FlowVersion.objects.filter(flow_id=record.pk).values_list("steps", flat=True)
+        keys = frozenset(step["key"] for steps in versions for step in steps)
+        _OLDER_STEPS[cache_key] = keys
+    if key not in keys:
+        flow.step(key)
 
 
 def _select_progress(
@@ -779,9 +800,22 @@ def _steps_touched(flow: Flow, event: _EventRow, progress: Progress) -> list[str
     if event.kind == EventKind.NUDGED:
         return []
     if event.kind in BUILT_IN_KINDS:
+        # An older version's step: only for that version's subjects.
+        known = not event.step_key or event.step_key in flow.step_keys
+        if not known and event.step_key not in progress.version.step_keys:
+            flow.step(event.step_key)  # raises UnknownStep naming the key
         return [event.step_key] if event.step_key else []
     version_keys = set(progress.version.step_keys)
-    return [step.key for step in flow.steps_completed_by(event.kind) if step.key in version_keys]
+    declared = [
+        step.key for step in flow.steps_completed_by(event.kind) if step.key in version_keys
+    ]
+    # An older version's own steps complete by the kinds they were declared with.
+    older = [
+        step["key"]
+        for step in progress.version.steps
+        if step.get("completed_by") == event.kind and step["key"] not in flow.step_keys
+    ]
+    return declared + older
 
 
 def track(

@@ -11,7 +11,7 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.utils import timezone
 
-from onboarding import EventInput, track_many
+from onboarding import EventInput, Flow, Step, UnknownStep, track_many
 from onboarding.funnel import FunnelQuery, cohort_table
 from onboarding.funnel.pathmodel import FunnelPath
 from onboarding.models import Progress
@@ -166,3 +166,67 @@ class TestWhichFlowsMark:
         track_many([ev(UserFactory(), "signup", hours=1)])  # verified in the transaction
 
         assert not StaleCohort.objects.exists()
+
+
+TRIP_V1 = Flow(
+    key="trip", title="Trip", ordered=True, steps=[Step("a", "A"), Step("b", "B"), Step("c", "C")]
+)
+# Version 2 drops b and adds d.
+TRIP_V2 = Flow(
+    key="trip", title="Trip", ordered=True, steps=[Step("a", "A"), Step("c", "C"), Step("d", "D")]
+)
+
+
+class TestSubjectsKeepTheirVersion:
+    @pytest.fixture
+    def subjects(self, declare, write_path):
+        """``old`` entered on version 1, ``new`` on version 2."""
+        old, new = UserFactory.create_batch(2)
+        declare(TRIP_V1)
+        track_many([ev(old, "a", flow="trip")])
+        declare(TRIP_V2)
+        track_many([ev(new, "a", flow="trip")])
+        return old, new
+
+    def test_a_subject_completes_a_step_only_its_version_has(self, subjects):
+        old, new = subjects
+        track_many([ev(old, "b", hours=1, flow="trip"), ev(old, "c", hours=2, flow="trip")])
+
+        progress = get_progress(old, "trip")
+        assert [step.key for step in progress.steps] == ["a", "b", "c"]
+        assert (progress.version, progress.done, progress.total) == (1, 3, 3)
+        assert progress.finished_at == T0 + timedelta(hours=2)
+
+        # A step of no version of the subject's is refused, naming the key; nothing stored.
+        with pytest.raises(UnknownStep) as error:
+            track_many([ev(new, "d", hours=1, flow="trip"), ev(new, "b", hours=2, flow="trip")])
+        assert error.value.step_key == "b"
+        assert not get_progress(new, "trip").steps[2].done
+        with pytest.raises(UnknownStep):
+            track_many([ev(old, "zzz", flow="trip")])
+
+    def test_the_funnel_measures_each_version_against_its_own_steps(self, declare, write_path):
+        old, new = UserFactory.create_batch(2)
+        declare(TRIP_V1)  # old finishes version 1 while it is current
+        track_many([ev(old, step, hours=i, flow="trip") for i, step in enumerate("abc")])
+        declare(TRIP_V2)
+        track_many([ev(new, "a", flow="trip"), ev(new, "c", hours=1, flow="trip")])
+        refresh_rollup("trip", now=T0 + timedelta(days=40))
+
+        for use_rollup in (False, True):
+            result = FunnelQuery(flow="trip", breakdown="version", use_rollup=use_rollup).run()
+            assert result.source == ("rollup" if use_rollup else "exact")
+            # Everyone: the declared steps, each subject against its version's.
+            assert [(s.key, s.reached) for s in result.steps] == [("a", 2), ("c", 2), ("d", 0)]
+            assert (result.entered, result.finished) == (2, 1)
+            one, two = result.groups["1"], result.groups["2"]
+            assert [(s.key, s.previous, s.reached) for s in one.steps] == [
+                ("a", None, 1),
+                ("b", "a", 1),
+                ("c", "b", 1),
+            ]
+            assert (one.entered, one.finished) == (1, 1)
+            if not use_rollup:  # the rollup's times are those of a time bucket
+                assert one.median_time_to_finish == timedelta(hours=2)
+            assert [(s.key, s.reached) for s in two.steps] == [("a", 1), ("c", 1), ("d", 0)]
+            assert (two.entered, two.finished) == (1, 0)
