@@ -4,6 +4,20 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+ROLLUP_PREFIX = "onboarding.rollup:"
+
+
+def rollups_counted(apps, schema_editor):
+    """Flows whose rollup was built before this migration mark late events from now on
+    (without it, their next refresh would set the flag only after missing some)."""
+    checkpoint = apps.get_model("onboarding", "Checkpoint")
+    flow_record = apps.get_model("onboarding", "FlowRecord")
+    db = schema_editor.connection.alias
+    names = checkpoint.objects.using(db).filter(name__startswith=ROLLUP_PREFIX)
+    keys = [name.removeprefix(ROLLUP_PREFIX) for name in names.values_list("name", flat=True)]
+    flow_record.objects.using(db).filter(key__in=keys).update(rollup_counted=True)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -16,6 +30,7 @@ class Migration(migrations.Migration):
             name='rollup_counted',
             field=models.BooleanField(default=False, verbose_name='counted by a rollup'),
         ),
+        migrations.RunPython(rollups_counted, migrations.RunPython.noop),
         migrations.CreateModel(
             name='StaleCohort',
             fields=[
