@@ -50,6 +50,9 @@ class FlowRecord(models.Model):
         related_name="+",
     )
     synced_at = models.DateTimeField(_("synced at"), default=timezone.now)
+    # Set (for good) before a funnel rollup first counts the flow: from then on late
+    # events mark the cohorts they change (onboarding.rollups.stale).
+    rollup_counted = models.BooleanField(_("counted by a rollup"), default=False)
 
     class Meta:
         verbose_name = _("flow")
@@ -135,7 +138,8 @@ class Progress(SubjectFields):
         _("subject"), max_length=255, blank=True, help_text=_("str() of the subject at entry.")
     )
     variant = models.CharField(_("variant"), max_length=50, blank=True)
-    entered_at = models.DateTimeField(_("entered at"))
+    # None while the subject has only the app's own events (``nudged``): not entered.
+    entered_at = models.DateTimeField(_("entered at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     last_event_at = models.DateTimeField(_("last event at"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -290,7 +294,7 @@ from onboarding.nudges.models import (  # noqa: E402, F401
 )
 
 # The funnel rollup lives with the rollups.
-from onboarding.rollups.models import FunnelRollup  # noqa: E402, F401
+from onboarding.rollups.models import FunnelRollup, StaleCohort  # noqa: E402, F401
 
 # Webhook deliveries live with the webhooks.
 from onboarding.webhooks.models import WebhookDelivery  # noqa: E402, F401

@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
@@ -48,6 +48,8 @@ from onboarding.models import (
 )
 from onboarding.progress_state import StepChange, apply_event
 from onboarding.registry import get_flow
+from onboarding.rollups.stale import changed_days
+from onboarding.rollups.stale import mark as mark_stale
 from onboarding.subjects import SubjectRef, is_user, ref, resolve
 from onboarding.sync import flow_record
 from onboarding.variants import assign_variant
@@ -196,18 +198,17 @@ def _prepare(
         raise InvalidEvent("kind", _("%(kind)r is not a valid event kind") % {"kind": kind})
     if kind in STEP_KINDS and not item.step:
         raise InvalidEvent("step", _("a %(kind)r event needs a step") % {"kind": kind})
-    if item.step:
-        flow.step(item.step)  # raises UnknownStep naming the key
+    if item.step and item.step not in flow.step_keys:
+        # A step of an older version only: its subjects keep their version's steps.
+        _older_step(flow, item.step, _record(flow, records, remembered))
     known = resolved.get(id(item.who))
     if known is None:
         subject, actor = resolve(item.who)
         known = resolved[id(item.who)] = (subject, actor, ref(subject))
     subject, actor, subject_ref = known
-    if flow.key not in records:
-        records[flow.key] = _flow_record(flow, remembered)
     return _Prepared(
         flow=flow,
-        record=records[flow.key],
+        record=_record(flow, records, remembered),
         subject=subject,
         subject_ref=subject_ref,
         actor=item.actor or actor,
@@ -221,6 +222,28 @@ def _prepare(
             properties=_normalize_properties(item.properties),
         ),
     )
+
+
+def _record(flow: Flow, records: dict[str, FlowRecord], remembered: bool) -> FlowRecord:
+    if flow.key not in records:
+        records[flow.key] = _flow_record(flow, remembered)
+    return records[flow.key]
+
+
+# Step keys of every version of a flow, by database, flow key and current version.
+_OLDER_STEPS: dict[tuple[str, str, int | None], frozenset[str]] = {}
+
+
+def _older_step(flow: Flow, key: str, record: FlowRecord) -> None:
+    """Raise UnknownStep (naming the key) unless some version of ``flow`` has step ``key``."""
+    cache_key = (router.db_for_read(FlowVersion), flow.key, record.current_version_id)
+    keys = _OLDER_STEPS.get(cache_key)
+    if keys is None:
+        versions = FlowVersion.objects.filter(flow_id=record.pk).values_list("steps", flat=True)
+        keys = frozenset(step["key"] for steps in versions for step in steps)
+        _OLDER_STEPS[cache_key] = keys
+    if key not in keys:
+        flow.step(key)
 
 
 def _select_progress(
@@ -266,9 +289,14 @@ def _new_progress(item: _Prepared) -> Progress:
         subject_id=item.subject_ref.id,
         subject_label=item.subject_ref.label,
         variant=assign_variant(item.flow.key, item.flow.variants, subject_key),
-        entered_at=item.event.occurred_at,
+        entered_at=_entry_time(item.event),
         last_event_at=item.event.occurred_at,
     )
+
+
+def _entry_time(event: _EventRow) -> datetime | None:
+    """When ``event`` enters its subject: never for the app's own ``nudged`` events."""
+    return None if event.kind == EventKind.NUDGED else event.occurred_at
 
 
 def _lock_progress(
@@ -391,9 +419,13 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
         return TrackResult(accepted=0, duplicates=duplicates)
 
     with transaction.atomic():
-        progress_rows, created, stored, states = _write_pipelined(
-            prepared, check=remembered
-        ) or _write(prepared)
+        pipelined_write = _write_pipelined(prepared, check=remembered)
+        progress_rows, created, stored, states = pipelined_write or _write(prepared)
+        # Flows whose late events mark their cohorts: those a rollup counted, when their
+        # records were read in this transaction after its events went in (a rollup's
+        # first count waits for such writes: see onboarding.rollups.build); else all.
+        verified = remembered and pipelined_write is not None
+        marking = {one.record.pk for one in prepared if one.record.rollup_counted or not verified}
         # Under the progress locks an erasure waits on (see onboarding.erase); refusing
         # rolls the events back too.
         erased_actors = _refuse_erased(prepared, created)
@@ -419,10 +451,18 @@ def _track_many(items: list[EventInput], *, remembered: bool) -> TrackResult:
         # id that turned out to belong to another subject.
         for key in created:
             row = progress_rows[key]
-            times = [one.event.occurred_at for one in by_progress.get(row.pk, ())]
-            if times:
-                row.entered_at, row.last_event_at = min(times), max(times)
-        _apply(by_progress, {row.pk: row for row in progress_rows.values()}, states)
+            stored_events = [one.event for one in by_progress.get(row.pk, ())]
+            if stored_events:
+                entries = [at for at in map(_entry_time, stored_events) if at is not None]
+                row.entered_at = min(entries, default=None)
+                row.last_event_at = max(event.occurred_at for event in stored_events)
+        _apply(
+            by_progress,
+            {row.pk: row for row in progress_rows.values()},
+            states,
+            new_rows={progress_rows[key].pk for key in created},
+            marking=marking,
+        )
     return TrackResult(
         accepted=len(fresh),
         duplicates=duplicates,
@@ -471,19 +511,26 @@ def _write_pipelined(prepared: list[_Prepared], *, check: bool) -> _Written | No
         copy_from=CopyFrom(Progress, on=PROGRESS_KEY, columns=("variant", "version_id")),
     )
     # The key too: ids are handed out again after a flush that resets sequences.
-    records = {one.record.pk: (one.record.key, one.record.current_version_id) for one in prepared}
+    records = {
+        one.record.pk: (one.record.key, one.record.current_version_id, one.record.rollup_counted)
+        for one in prepared
+    }
     statements = [lock, insert, _states_statement(keys, connection)]
     if check:
         statements.append(
             Statement(
-                "SELECT id, key, current_version_id FROM "
-                f"{connection.ops.quote_name(FlowRecord._meta.db_table)} WHERE id = ANY(%s)",
+                "SELECT id, key, current_version_id, rollup_counted FROM "
+                f"{connection.ops.quote_name(FlowRecord._meta.db_table)} WHERE id = ANY(%s) "
+                # Held to the end (as the deferred foreign-key checks would at commit), so
+                # that a rollup's first count waits for this batch: rollup_counted is
+                # current (see onboarding.rollups.build._mark_counted).
+                "FOR KEY SHARE",
                 [list(records)],
                 rows=True,
             )
         )
     locked, inserted, found, *current = run_together(connection, statements)
-    if check and {pk: (key, version) for pk, key, version in current[0]} != records:
+    if check and {pk: tuple(values) for pk, *values in current[0]} != records:
         raise _StaleRecord
     rows, created = _locked_rows(prepared, read_locked(locked))
     states = {(row[1], row[2]): _State(*row) for row in found}
@@ -557,14 +604,19 @@ def _write(prepared: list[_Prepared]) -> _Written:
 
 
 def _first_by_progress(prepared: list[_Prepared]) -> dict[_Key, _Prepared]:
-    """The earliest event of each progress row the batch names (its entry if new)."""
+    """The earliest event of each progress row the batch names (its entry if new): the
+    earliest that enters (not ``nudged``) if there is one."""
     wanted: dict[_Key, _Prepared] = {}
     for item in prepared:
         key = _progress_key(item)
         first = wanted.get(key)
-        if first is None or item.event.occurred_at < first.event.occurred_at:
+        if first is None or _entry_order(item.event) < _entry_order(first.event):
             wanted[key] = item
     return wanted
+
+
+def _entry_order(event: _EventRow) -> tuple[bool, datetime]:
+    return (event.kind == EventKind.NUDGED, event.occurred_at)
 
 
 def _store_new(events: list[Event]) -> set[uuid.UUID]:
@@ -638,9 +690,14 @@ def _apply(
     by_progress: dict[int, list[_Prepared]],
     progress_by_pk: dict[int, Progress],
     states: dict[tuple[int, str], _State],
+    *,
+    new_rows: set[int],
+    marking: set[int],
 ) -> None:
     """Fold new events into step states (``states``: those stored) and progress; send
-    signals for first completions."""
+    signals for first completions; mark the closed rollup cohorts a late event changed
+    (``new_rows``: progress rows this batch made; ``marking``: the flows to mark)."""
+    stale: set[tuple[int, date]] = set()
     new_states: list[_State] = []
     changed_states: dict[int, _State] = {}
     pending_signals: list[tuple[list[StepChange], _Prepared, Progress, bool]] = []
@@ -648,12 +705,16 @@ def _apply(
     for progress_pk, items in by_progress.items():
         progress = progress_by_pk[progress_pk]
         was_finished = progress.finished_at is not None
+        old_entry = None if progress_pk in new_rows else progress.entered_at
+        completions: list[datetime] = []
         flow = items[0].flow
         finisher = items[-1]
         # Sorted by time, then kind, so that a batch sends the same signals in any order.
         for item in sorted(items, key=lambda one: (one.event.occurred_at, one.event.kind)):
             event = item.event
-            progress.entered_at = min(progress.entered_at, event.occurred_at)
+            entry = _entry_time(event)
+            if entry is not None:
+                progress.entered_at = min(progress.entered_at or entry, entry)
             progress.last_event_at = max(progress.last_event_at, event.occurred_at)
             step_keys = _steps_touched(flow, event, progress)
             changes = []
@@ -663,7 +724,10 @@ def _apply(
                     state = _State(pk=None, progress_id=progress_pk, step_key=step_key)
                     states[(progress_pk, step_key)] = state
                     new_states.append(state)
+                before = (state.completed_at, state.outcome)
                 change = apply_event(state, event.kind, event.occurred_at, step_key)
+                if state.completed_at is not None and before != (state.completed_at, state.outcome):
+                    completions.append(state.completed_at)
                 if change is not None:
                     changes.append(change)
                     if state.pk:
@@ -680,6 +744,16 @@ def _apply(
             pending_signals.append(([], finisher, progress, True))
         # bulk_update() does not apply auto_now.
         progress.updated_at = timezone.now()
+        if progress.flow_id in marking:
+            window = timedelta(days=flow.effective_window_days())
+            days = changed_days(
+                old_entry,
+                progress.entered_at,
+                completions,
+                now=finisher.event.received_at,
+                window=window,
+            )
+            stale.update((progress.flow_id, day) for day in days)
 
     rows = [progress_by_pk[pk] for pk in by_progress]
     connection = connections[router.db_for_write(StepState)]
@@ -693,6 +767,7 @@ def _apply(
         # The funnel's per-subject row, in the same transaction (onboarding.funnel.paths);
         # it reads outcome and completed_at, which _State has as StepState does.
         save_paths(rows, cast("dict[tuple[int, str], StepState]", states))
+        mark_stale(stale, connection)
     for changes, item, progress, finished in pending_signals:
         if finished:
             signals.flow_finished.send(
@@ -751,9 +826,22 @@ def _steps_touched(flow: Flow, event: _EventRow, progress: Progress) -> list[str
     if event.kind == EventKind.NUDGED:
         return []
     if event.kind in BUILT_IN_KINDS:
+        # An older version's step: only for that version's subjects.
+        known = not event.step_key or event.step_key in flow.step_keys
+        if not known and event.step_key not in progress.version.step_keys:
+            flow.step(event.step_key)  # raises UnknownStep naming the key
         return [event.step_key] if event.step_key else []
     version_keys = set(progress.version.step_keys)
-    return [step.key for step in flow.steps_completed_by(event.kind) if step.key in version_keys]
+    declared = [
+        step.key for step in flow.steps_completed_by(event.kind) if step.key in version_keys
+    ]
+    # An older version's own steps complete by the kinds they were declared with.
+    older = [
+        step["key"]
+        for step in progress.version.steps
+        if step.get("completed_by") == event.kind and step["key"] not in flow.step_keys
+    ]
+    return declared + older
 
 
 def track(

@@ -87,7 +87,8 @@ def fold(events: list[RawEvent], flow: RefFlow) -> dict[str, Subject]:
         unique.setdefault(event.id, event)
     subjects: dict[str, Subject] = {}
     for event in unique.values():
-        if event.flow != flow.key:
+        # The app's own events (nudges) neither enter a subject nor complete a step.
+        if event.flow != flow.key or event.kind == "nudged":
             continue
         subject = subjects.get(event.subject)
         if subject is None:
@@ -144,24 +145,33 @@ def walk(subject: Subject, flow: RefFlow, window: timedelta) -> list[tuple[bool,
     return out
 
 
-def count(subjects: list[Subject], flow: RefFlow, window: timedelta) -> RefResult:
-    """The funnel of one population."""
+def count(
+    subjects: list[Subject],
+    flow: RefFlow,
+    window: timedelta,
+    versions: dict[int, RefFlow] | None = None,
+) -> RefResult:
+    """The funnel of one population, listing ``flow``'s steps. With ``versions`` (each
+    version's steps, by number) a subject is measured against its version's steps, lined
+    up by key: a step its version lacks is not reached."""
     reached = [0] * len(flow.steps)
     defaulted = [0] * len(flow.steps)
     spans: list[list[timedelta]] = [[] for _ in flow.steps]
     finished, finish_spans = 0, []
     for subject in subjects:
-        walked = walk(subject, flow, window)
-        for index, (ok, since) in enumerate(walked):
+        own = (versions or {}).get(subject.version, flow)
+        walked_own = dict(zip((s.key for s in own.steps), walk(subject, own, window), strict=True))
+        for index, step in enumerate(flow.steps):
+            ok, since = walked_own.get(step.key, (False, subject.entry))
             if ok:
-                at, outcome = subject.done[flow.steps[index].key]
+                at, outcome = subject.done[step.key]
                 reached[index] += 1
                 defaulted[index] += outcome == "defaulted"
                 spans[index].append(at - since)
-        required = [i for i, step in enumerate(flow.steps) if not step.optional]
-        if all(walked[i][0] for i in required):
+        required = [step.key for step in own.steps if not step.optional]
+        if all(walked_own[key][0] for key in required):
             finished += 1
-            last = max((subject.done[flow.steps[i].key][0] for i in required), default=None)
+            last = max((subject.done[key][0] for key in required), default=None)
             finish_spans.append(last - subject.entry if last else timedelta(0))
     steps = []
     for index, step in enumerate(flow.steps):
@@ -233,11 +243,13 @@ def funnel(
     variants: tuple[str, ...] = (),
     versions: tuple[int, ...] = (),
     breakdown: str | None = None,
+    version_flows: dict[int, RefFlow] | None = None,
 ) -> RefResult:
-    """The funnel of a query, with the groups of its breakdown."""
+    """The funnel of a query, with the groups of its breakdown. ``version_flows``: each
+    version's steps (by number) when they differ from ``flow``'s (the declared ones)."""
     window = timedelta(days=window_days)
     population = select(subjects, zone, entered_from, entered_to, variants, versions)
-    result = count(population, flow, window)
+    result = count(population, flow, window, version_flows)
     if breakdown is None:
         return result
 
@@ -264,7 +276,10 @@ def funnel(
                 week += timedelta(days=7)
     for key in keys:
         members = [subject for subject in population if key_of(subject) == key]
-        result.groups[key] = count(members, flow, window)
+        shown = flow
+        if breakdown == "version" and version_flows:
+            shown = version_flows.get(int(key), flow)
+        result.groups[key] = count(members, shown, window, version_flows)
     return result
 
 

@@ -262,6 +262,21 @@ def test_a_report_answered_by_the_rollup_says_so(log, analyst):
 
     assert (body["source"], body["entered"], body["finished"]) == ("rollup", 3, 1)
     assert body["fresh_as_of"] is not None
+    assert body["stale_cohorts"] == []
+
+
+def test_a_report_names_the_cohorts_a_late_event_made_stale(log, analyst):
+    from onboarding.rollups.build import refresh_rollup
+
+    refresh_rollup("wizard", rebuild=True)
+    track(UserFactory(), "wizard", "signup", occurred_at=T0)  # imported after the count
+
+    body = analyst.get(URL).json()
+    assert (body["source"], body["entered"], body["stale_cohorts"]) == ("rollup", 3, ["2025-03-03"])
+
+    refresh_rollup("wizard")
+    body = analyst.get(URL).json()
+    assert (body["source"], body["entered"], body["stale_cohorts"]) == ("rollup", 4, [])
 
 
 def test_breakdown_by_variant_has_the_experiment(log, analyst):

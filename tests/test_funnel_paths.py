@@ -142,15 +142,18 @@ def test_versions_with_steps_in_other_places_are_counted_by_key(db, declare):
     track(new, "moved", "b", kind="defaulted", occurred_at=T + 3 * H)
 
     result = FunnelQuery(flow="moved", use_rollup=False).run()
-    # The old subject never had step z: it reaches neither z nor (ordered) a and b.
+    # The old subject is measured against its version's steps (a, then b), lined up by
+    # key: it never had z, and reaches a and b all the same.
     assert [(s.key, s.reached, s.defaulted) for s in result.steps] == [
         ("z", 1, 0),
-        ("a", 1, 0),
-        ("b", 1, 1),
+        ("a", 2, 0),
+        ("b", 2, 2),
     ]
-    assert result.step("b").median_time == 2 * H
+    # b took an hour after a (old) and two hours (new).
+    assert (result.step("b").median_time, result.step("b").p90_time) == (H, 2 * H)
     by_version = FunnelQuery(flow="moved", use_rollup=False, breakdown="version").run()
     assert by_version.groups["1"].entered == 1
+    assert [(s.key, s.reached) for s in by_version.groups["1"].steps] == [("a", 1), ("b", 1)]
     assert [s.reached for s in by_version.groups["2"].steps] == [1, 1, 1]
     assert_rebuilt_rows_equal(rows())
 

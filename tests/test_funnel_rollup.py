@@ -122,16 +122,18 @@ def test_refresh_recounts_only_open_cohorts():
     assert first.rebuilt
     assert FunnelQuery(flow="wizard").run().entered == 5
 
-    # A later refresh recounts from the first day open at the last one (now - 15 days):
-    # a new recent subject is counted, a late event of the final cohort is not.
+    # A later refresh recounts from the first day open at the last one (now - 15 days),
+    # and the closed cohort a late event marked: nothing else.
     _enter(UserFactory.create_batch(1), now - timedelta(days=1))
     _enter(old[:1], BASE + timedelta(hours=5), step="profile")
     second = refresh_rollup("wizard", now=now + timedelta(hours=1))
     assert not second.rebuilt
     assert second.first_day == (now - timedelta(days=2)).date()
+    assert second.recounted == (BASE.date(),)
     result = FunnelQuery(flow="wizard").run()
-    assert (result.source, result.entered, result.step("profile").reached) == ("rollup", 6, 0)
+    assert (result.source, result.entered, result.step("profile").reached) == ("rollup", 6, 1)
     assert FunnelQuery(flow="wizard", use_rollup=False).run().step("profile").reached == 1
+    assert refresh_rollup("wizard", now=now + timedelta(hours=2)).recounted == ()
 
     call_command("onboarding_rollup", "wizard", "--rebuild", stdout=None)
     assert FunnelQuery(flow="wizard").run().step("profile").reached == 1

@@ -100,3 +100,21 @@ def test_data_written_by_the_previous_release_survives_the_upgrade_and_counts():
     assert funnel.step("signup").reached == 3
     assert funnel.step("profile").reached == 2
     assert funnel.step("profile").median_time == timedelta(hours=1)
+
+
+def test_flows_a_rollup_counted_before_the_upgrade_mark_late_events_after_it():
+    before = [("onboarding", "0012_progress_entry_optional")]
+    executor = _migrate(before)
+    apps = executor.loader.project_state(before).apps
+    apps.get_model("onboarding", "FlowRecord").objects.create(key="wizard", title="Wizard")
+    apps.get_model("onboarding", "FlowRecord").objects.create(key="checklist", title="List")
+    apps.get_model("onboarding", "Checkpoint").objects.create(
+        name="onboarding.rollup:wizard", value={"fresh_as_of": "2025-01-01T00:00:00+00:00"}
+    )
+
+    _migrate(_latest())
+
+    from onboarding.models import FlowRecord
+
+    counted = dict(FlowRecord.objects.values_list("key", "rollup_counted"))
+    assert counted == {"wizard": True, "checklist": False}

@@ -118,13 +118,13 @@ class TestTrack:
         assert (Project.objects.count(), Event.objects.count()) == (1, 1)
         assert state(user, "project").completed_at == at(0)
 
-    def test_entry_is_the_earliest_event_of_any_kind(self, user):
+    def test_entry_is_the_earliest_event_of_any_kind_but_nudged(self, user):
         track(user, "wizard", "profile", kind="viewed", occurred_at=at(7200))
         track(user, "wizard", "signup", occurred_at=at(3600))
         track(user, "wizard", "profile", kind="nudged", occurred_at=at(0))
 
         progress = Progress.objects.get()
-        assert (progress.entered_at, progress.last_event_at) == (at(0), at(7200))
+        assert (progress.entered_at, progress.last_event_at) == (at(3600), at(7200))
 
     def test_updates_the_progress_timestamp(self, user):
         track(user, "wizard", "signup", occurred_at=at(0))

@@ -198,6 +198,14 @@ class FunnelReportSerializer(FunnelGroupSerializer):
         allow_null=True,
         help_text="When the counts were made (the rollup's last refresh).",
     )
+    stale_cohorts = serializers.ListField(
+        source="result.stale_cohorts",
+        child=serializers.DateField(),
+        help_text=(
+            "Entry days (local dates) whose rollup counts a late event changed after the "
+            "last refresh; the next refresh recounts them. Empty when counted exactly."
+        ),
+    )
     entered = serializers.IntegerField(source="result.entered")
     finished = serializers.IntegerField(source="result.finished")
     finish_rate = serializers.FloatField(source="result.finish_rate", allow_null=True)

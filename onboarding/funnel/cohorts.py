@@ -38,7 +38,7 @@ class CohortRow:
 @dataclass(frozen=True)
 class CohortTable:
     """Cohort rows counted from ``source`` (``"exact"`` or ``"rollup"``) as of ``fresh_as_of``,
-    like :class:`~onboarding.funnel.FunnelResult`'s."""
+    with the entry days known stale, like :class:`~onboarding.funnel.FunnelResult`'s."""
 
     flow: str
     window_days: int
@@ -48,6 +48,7 @@ class CohortTable:
     computed_at: datetime
     source: str = "exact"
     fresh_as_of: datetime | None = None
+    stale_cohorts: tuple[date, ...] = ()
 
 
 def cohort_table(
@@ -104,4 +105,5 @@ def cohort_table(
         computed_at=result.computed_at,
         source=result.source,
         fresh_as_of=result.fresh_as_of or result.computed_at,
+        stale_cohorts=result.stale_cohorts,
     )

@@ -52,6 +52,8 @@ def save_paths(
     ``states`` holds every state of these rows, keyed by ``(progress id, step key)``
     (as ``track_many`` has them); each row's version must be loaded.
     """
+    # A subject with only the app's own events has not entered: no path row.
+    rows = [row for row in rows if row.entered_at is not None]
     if not rows:
         return
     by_progress: dict[int, dict[str, StepState]] = {row.pk: {} for row in rows}
@@ -135,7 +137,7 @@ def rebuild_versions(versions: Sequence[tuple[int, list[str]]], using: str) -> i
                 f"SELECT p.id, p.flow_id, p.version_id, p.variant, "
                 f"{dialect.time('p.entered_at')}, {mask}{''.join(', ' + t for t in times)} "
                 f"FROM {progress} AS p LEFT JOIN {state} AS s ON s.progress_id = p.id "
-                "WHERE p.version_id = %s "
+                "WHERE p.version_id = %s AND p.entered_at IS NOT NULL "
                 "GROUP BY p.id, p.flow_id, p.version_id, p.variant, p.entered_at",
                 [*([Outcome.DEFAULTED.value, *keys] if keys else []), *keys, version_id],
             )
@@ -149,7 +151,9 @@ def _rebuild_with_models(version_ids: list[int], using: str, chunk: int = 1000) 
     written = 0
     with transaction.atomic(using=using):
         FunnelPath.objects.using(using).filter(version_id__in=version_ids).delete()
-        rows = Progress.objects.using(using).filter(version_id__in=version_ids)
+        rows = Progress.objects.using(using).filter(
+            version_id__in=version_ids, entered_at__isnull=False
+        )
         ids = list(rows.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), chunk):
             batch = list(rows.filter(pk__in=ids[start : start + chunk]).select_related("version"))

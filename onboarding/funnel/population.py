@@ -12,7 +12,7 @@ from django.db.models import Max, Min, QuerySet
 
 from onboarding.funnel.dialects import Dialect, dialect_for
 from onboarding.funnel.pathmodel import FunnelPath
-from onboarding.funnel.plan import FunnelPlan, plan_for
+from onboarding.funnel.plan import FunnelPlan, version_plans
 from onboarding.funnel.query import FunnelQuery
 from onboarding.funnel.timeutil import (
     DAY_US,
@@ -40,7 +40,10 @@ class Population:
     """The subjects a query counts: their filtered funnel path rows.
 
     ``version_steps`` holds the step keys of every version of the flow, by version id:
-    a path row's step columns follow its version's steps.
+    a path row's step columns follow its version's steps. ``plan`` holds the steps
+    counted (the declared ones, then those only older versions have), ``shown`` the
+    declared steps' plan and ``version_plans`` each version's own (``None``: all
+    versions have the declared steps); see :class:`~onboarding.funnel.plan.VersionPlans`.
     """
 
     query: FunnelQuery
@@ -53,6 +56,15 @@ class Population:
     version_numbers: dict[int, int] = field(default_factory=dict)
     version_steps: dict[int, list[str]] = field(default_factory=dict)
     matches_nothing: bool = False
+    shown: FunnelPlan | None = None
+    version_plans: dict[int, FunnelPlan] | None = None
+
+    def plan_of(self, version_id: object) -> FunnelPlan:
+        """The steps a version's subjects are shown against (the declared ones by default)."""
+        shown = self.shown or self.plan
+        if self.version_plans is None or not isinstance(version_id, int):
+            return shown
+        return self.version_plans.get(version_id, shown)
 
     @property
     def empty(self) -> bool:
@@ -70,7 +82,9 @@ def population(query: FunnelQuery) -> Population:
         else []
     )
     numbers = {pk: number for pk, number, _steps in versions}
-    steps = {pk: [step["key"] for step in keys] for pk, _number, keys in versions}
+    stored = {pk: steps for pk, _number, steps in versions}
+    steps = {pk: [step["key"] for step in keys] for pk, keys in stored.items()}
+    plans = version_plans(query.declaration, stored)
     paths = (
         FunnelPath.objects.using(using).filter(flow=record) if record else FunnelPath.objects.none()
     )
@@ -87,7 +101,7 @@ def population(query: FunnelQuery) -> Population:
         paths = paths.filter(version_id__in=version_ids)
     return Population(
         query=query,
-        plan=plan_for(query.declaration),
+        plan=plans.counted,
         using=using,
         dialect=dialect_for(using),
         window_us=query.effective_window_days * DAY_US,
@@ -96,6 +110,8 @@ def population(query: FunnelQuery) -> Population:
         version_numbers=numbers,
         version_steps=steps,
         matches_nothing=bool(query.versions) and not version_ids,
+        shown=plans.shown,
+        version_plans=plans.versions,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -65,7 +65,10 @@ class FunnelResult:
     ``source`` is ``"exact"`` (counted from progress now) or ``"rollup"`` (read from
     the maintained rollup: counts as of ``fresh_as_of``, times the middle of a time
     bucket, within ``onboarding.rollups.buckets.RELATIVE_ERROR``). For exact results
-    ``fresh_as_of`` is ``computed_at``.
+    ``fresh_as_of`` is ``computed_at``. ``stale_cohorts`` lists the local entry days
+    whose rollup counts a late event changed after they were counted (a first event or
+    completion arriving after the window, a history import): their counts are older
+    than ``fresh_as_of`` until the next refresh recounts them. Always empty when exact.
     """
 
     flow: str
@@ -81,6 +84,7 @@ class FunnelResult:
     groups: dict[str, FunnelResult] = field(default_factory=dict)
     source: str = "exact"
     fresh_as_of: datetime | None = None
+    stale_cohorts: tuple[date, ...] = ()
 
     @property
     def finish_rate(self) -> float | None:

@@ -11,7 +11,7 @@ database.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
 from django.utils import timezone
@@ -22,17 +22,19 @@ from onboarding.funnel.population import Grouping, Population, grouping, populat
 from onboarding.funnel.query import FunnelQuery
 from onboarding.funnel.result import FunnelResult, StepResult
 from onboarding.funnel.statements import ENTRY, Count, Counts, count
-from onboarding.rollups.answer import rollup_counts, rollup_state_for
+from onboarding.rollups.answer import rollup_counts, rollup_state_for, stale_cohorts
 
 # The group of a breakdown value absent from the data: every count is zero.
 _MISSING = object()
 
 
 class Source(NamedTuple):
-    """Where the counts came from, and as of when (``None``: now)."""
+    """Where the counts came from, as of when (``None``: now), and the entry days a late
+    event changed since (the rollup's next refresh recounts them)."""
 
     name: str
     fresh_as_of: datetime | None
+    stale_cohorts: tuple[date, ...] = ()
 
 
 def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
@@ -44,7 +46,7 @@ def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
     rollup = None if pop.record is None else rollup_state_for(pop)
     if rollup is not None:
         counts: Counts = rollup_counts(pop, groups, detail=detail)
-        source = Source("rollup", rollup.fresh_as_of)
+        source = Source("rollup", rollup.fresh_as_of, stale_cohorts(pop))
     else:
         counts = {} if pop.empty else _exact(pop, groups, detail)
         source = Source("exact", None)
@@ -61,10 +63,22 @@ def run_funnel(query: FunnelQuery, *, detail: bool = True) -> FunnelResult:
         source,
         breakdown=query.breakdown,
         groups={
-            key: _result(pop, counts, raw_by_key.get(key, _MISSING), computed_at, source)
+            key: _result(
+                pop,
+                counts,
+                raw_by_key.get(key, _MISSING),
+                computed_at,
+                source,
+                # A version's group shows that version's own steps.
+                shown=pop.plan_of(_version_id(pop, key)) if query.breakdown == "version" else None,
+            )
             for key in keys
         },
     )
+
+
+def _version_id(pop: Population, number: str) -> int | None:
+    return next((pk for pk, n in pop.version_numbers.items() if str(n) == number), None)
 
 
 def _exact(pop: Population, groups: Grouping | None, detail: bool) -> Counts:
@@ -86,9 +100,13 @@ def _result(
     *,
     breakdown: str | None = None,
     groups: dict[str, FunnelResult] | None = None,
+    shown: FunnelPlan | None = None,
 ) -> FunnelResult:
-    """The result of one group (``None``: everyone in a breakdown; ``0``: no breakdown)."""
-    plan: FunnelPlan = pop.plan
+    """The result of one group (``None``: everyone in a breakdown; ``0``: no breakdown),
+    listing the steps of ``shown`` (default: the declared ones)."""
+    plan: FunnelPlan = shown or pop.plan_of(None)
+    # Counts are keyed by the counted plan's step indexes: steps line up by key.
+    counted = {step.key: step.index + 1 for step in pop.plan.steps}
 
     def get(k: int) -> Count:
         return counts.get((group, k), (0, 0, None, None))
@@ -96,7 +114,7 @@ def _result(
     entered = get(ENTRY)[0]
     steps = []
     for step in plan.steps:
-        reached, defaulted, median, p90 = get(step.index + 1)
+        reached, defaulted, median, p90 = get(counted[step.key])
         anchor = None if step.anchor is None else plan.steps[step.anchor]
         steps.append(
             StepResult(
@@ -105,14 +123,14 @@ def _result(
                 optional=step.optional,
                 previous=anchor.key if anchor else None,
                 reached=reached,
-                previous_reached=get(anchor.index + 1)[0] if anchor else entered,
+                previous_reached=get(counted[anchor.key])[0] if anchor else entered,
                 entered=entered,
                 defaulted=defaulted,
                 median_time=median,
                 p90_time=p90,
             )
         )
-    finished, _, median, p90 = get(len(plan.steps) + 1)
+    finished, _, median, p90 = get(len(pop.plan.steps) + 1)
     return FunnelResult(
         flow=plan.flow.key,
         ordered=plan.ordered,
@@ -127,4 +145,5 @@ def _result(
         groups=groups or {},
         source=source.name,
         fresh_as_of=source.fresh_as_of or computed_at,
+        stale_cohorts=source.stale_cohorts,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -88,12 +89,24 @@ class FunnelSQL:
     window is applied once per step: a chain of non-decreasing times ends with the
     step's own, so when that one lies within the window every earlier one does too.
     A NULL time makes its comparisons unknown, which every use treats as false.
+
+    With ``versions`` (each version's own plan, by version id) a subject is measured
+    against its version's steps, lined up by key: each rule is a ``CASE`` on the row's
+    ``version_id``, and a step its version lacks is never reached.
     """
 
-    def __init__(self, plan: FunnelPlan, dialect: Dialect, window_us: int) -> None:
+    def __init__(
+        self,
+        plan: FunnelPlan,
+        dialect: Dialect,
+        window_us: int,
+        versions: dict[int, FunnelPlan] | None = None,
+    ) -> None:
         self.plan = plan
         self.dialect = dialect
         self.window_us = window_us
+        self.versions = versions
+        self._index = {step.key: step.index for step in plan.steps}
 
     def base(self, rows_sql: str, passthrough: list[str], group_sql: str) -> str:
         """A SELECT over ``rows_sql`` giving ``g`` (the group), ``e``, ``t<i>`` and ``d<i>``.
@@ -105,47 +118,112 @@ class FunnelSQL:
             columns += [time_column(step.index), default_column(step.index)]
         return f"SELECT {', '.join(columns)} FROM ({rows_sql}) AS pivot"
 
+    def _time(self, plan: FunnelPlan, index: int) -> str:
+        """The time column of ``plan``'s step ``index`` (the counted plan's, by key)."""
+        return time_column(self._index[plan.steps[index].key])
+
+    def _per_version(self, build: Callable[[FunnelPlan], str | None]) -> str:
+        """True where ``build(the row's version's plan)`` holds (``None``: never)."""
+        branches = []
+        for version_id, plan in sorted((self.versions or {}).items()):
+            condition = build(plan)
+            if condition is not None:
+                branches.append(f"WHEN {int(version_id)} THEN {self.flag(condition)}")
+        if not branches:
+            return "1 = 0"
+        return f"(CASE version_id {' '.join(branches)} ELSE 0 END) = 1"
+
+    def _key_in(self, plan: FunnelPlan, index: int) -> int | None:
+        return plan.index_of(self.plan.steps[index].key)
+
     def inside(self, index: int) -> str:
         """True when step ``index`` was completed within the window of entry."""
         return self.dialect.within(time_column(index), "e", self.window_us)
 
+    def _reached_in(self, plan: FunnelPlan, index: int) -> str:
+        chain = plan.chain(index)
+        parts = [self.dialect.within(self._time(plan, index), "e", self.window_us)]
+        for before, after in pairwise(chain):
+            parts.append(f"{self._time(plan, after)} >= {self._time(plan, before)}")
+        return " AND ".join(parts)
+
     def reached(self, index: int) -> str:
         """SQL that is true when the subject reached step ``index``."""
-        chain = self.plan.chain(index)
-        parts = [self.inside(index)]
-        for before, after in pairwise(chain):
-            parts.append(f"{time_column(after)} >= {time_column(before)}")
-        return " AND ".join(parts)
+        if self.versions is None:
+            return self._reached_in(self.plan, index)
+
+        def build(plan: FunnelPlan) -> str | None:
+            own = self._key_in(plan, index)
+            return None if own is None else self._reached_in(plan, own)
+
+        return self._per_version(build)
+
+    def _since_in(self, plan: FunnelPlan, index: int) -> str:
+        anchor = plan.steps[index].anchor
+        return "e" if anchor is None else self._time(plan, anchor)
 
     def since(self, index: int) -> str:
         """SQL for when the subject started waiting for step ``index``: its anchor's time."""
-        anchor = self.plan.steps[index].anchor
-        return "e" if anchor is None else time_column(anchor)
+        if self.versions is None:
+            return self._since_in(self.plan, index)
+        branches = []
+        for version_id, plan in sorted(self.versions.items()):
+            own = self._key_in(plan, index)
+            if own is not None:
+                branches.append(f"WHEN {int(version_id)} THEN {self._since_in(plan, own)}")
+        return f"CASE version_id {' '.join(branches)} ELSE e END" if branches else "e"
 
     def delta(self, index: int) -> str:
         """The time step ``index`` took, from its anchor (or entry)."""
-        return f"{time_column(index)} - {self.since(index)}"
+        since = self.since(index)
+        return f"{time_column(index)} - " + (since if self.versions is None else f"({since})")
 
     def anchor_reached(self, index: int) -> str:
-        anchor = self.plan.steps[index].anchor
-        return "1 = 1" if anchor is None else self.reached(anchor)
+        if self.versions is None:
+            anchor = self.plan.steps[index].anchor
+            return "1 = 1" if anchor is None else self.reached(anchor)
 
-    def finished(self) -> str:
-        required = self.plan.required
+        def build(plan: FunnelPlan) -> str | None:
+            own = self._key_in(plan, index)
+            if own is None:
+                return None
+            anchor = plan.steps[own].anchor
+            return "1 = 1" if anchor is None else self._reached_in(plan, anchor)
+
+        return self._per_version(build)
+
+    def _finished_in(self, plan: FunnelPlan) -> str:
+        required = plan.required
         if not required:
             return "1 = 1"
-        if self.plan.ordered:
-            return self.reached(required[-1])
-        return " AND ".join(self.inside(index) for index in required)
+        if plan.ordered:
+            return self._reached_in(plan, required[-1])
+        return " AND ".join(
+            self.dialect.within(self._time(plan, index), "e", self.window_us) for index in required
+        )
+
+    def finished(self) -> str:
+        if self.versions is None:
+            return self._finished_in(self.plan)
+        return self._per_version(self._finished_in)
+
+    def _finish_delta_in(self, plan: FunnelPlan) -> str:
+        required = [self._time(plan, index) for index in plan.required]
+        if not required:
+            return "e - e"
+        if plan.ordered:
+            return f"{required[-1]} - e"
+        return f"{self.dialect.greatest(required)} - e"
 
     def finish_delta(self) -> str:
         """Entry to the last required step (in ordered flows, the chain's last time)."""
-        required = [time_column(index) for index in self.plan.required]
-        if not required:
-            return "e - e"
-        if self.plan.ordered:
-            return f"{required[-1]} - e"
-        return f"{self.dialect.greatest(required)} - e"
+        if self.versions is None:
+            return self._finish_delta_in(self.plan)
+        branches = " ".join(
+            f"WHEN {int(version_id)} THEN {self._finish_delta_in(plan)}"
+            for version_id, plan in sorted(self.versions.items())
+        )
+        return f"CASE version_id {branches} END"
 
     @staticmethod
     def flag(condition: str) -> str:

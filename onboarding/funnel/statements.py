@@ -65,7 +65,7 @@ def p90_rank(n: int) -> int:
 
 
 def _base(pop: Population, groups: Grouping | None) -> tuple[FunnelSQL, str, list[Any]]:
-    sql = FunnelSQL(pop.plan, pop.dialect, pop.window_us)
+    sql = FunnelSQL(pop.plan, pop.dialect, pop.window_us, pop.version_plans)
     fields = ("variant", "version_id")
     rows_sql, params = path_select(pop, fields)
     base = sql.base(rows_sql, list(fields), groups.sql if groups else "0")

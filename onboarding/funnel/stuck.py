@@ -126,7 +126,7 @@ def stuck_subjects(
         return empty
 
     dialect = pop.dialect
-    sql = FunnelSQL(pop.plan, dialect, pop.window_us)
+    sql = FunnelSQL(pop.plan, dialect, pop.window_us, pop.version_plans)
     rows_sql, params = path_select(pop, FIELDS)
     base = sql.base(rows_sql, ["id", *FIELDS], "0")
     inside = dialect.within(dialect.instant(now), "e", pop.window_us)

@@ -122,10 +122,11 @@ def _score_subject(key: Key, facts: dict[str, Any], now: datetime) -> HealthScor
     required = [(row.pk, s["key"]) for row in rows for s in row.version.steps if not s["optional"]]
     progress = sum(1 for one in required if one in facts["done"]) / len(required) if required else 0
     times = [facts[kind][key] for kind in ("events", "logins") if key in facts[kind]]
+    # Only our own nudges (no entry yet): the last of them stands for entry.
+    entered = min(row.entered_at or row.last_event_at for row in rows)
     if not times:  # only our own nudges: entry is the last activity we know of
-        times = [min(row.entered_at for row in rows)]
+        times = [entered]
     last_activity = max(times)
-    entered = min(row.entered_at for row in rows)
     idle = max(now - last_activity, timedelta(0))
     flags = sorted(facts["flags"].get(key, ()))
     recent = recency(idle)

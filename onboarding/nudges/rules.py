@@ -119,7 +119,8 @@ class Rule:
 
     def narrow(self, queryset: QuerySet, now: datetime) -> QuerySet:
         """Filter the flow's progress rows in SQL before facts are loaded."""
-        return queryset.filter(finished_at__isnull=True)
+        # Subjects with only the app's own (nudged) events have not entered.
+        return queryset.filter(finished_at__isnull=True, entered_at__isnull=False)
 
     def prepare(self, flow_record: Any, now: datetime) -> Any:
         """Once per evaluation (e.g. a median); passed to :meth:`due` as ``context``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.db.models import Sum
@@ -14,6 +15,7 @@ from onboarding.funnel.statements import ENTRY, Counts, median_rank, p90_rank
 from onboarding.funnel.timeutil import week_start
 from onboarding.rollups.buckets import bucket_at, bucket_value
 from onboarding.rollups.models import FunnelRollup
+from onboarding.rollups.stale import stale_days
 from onboarding.rollups.state import RollupState, signature
 
 
@@ -32,6 +34,21 @@ def rollup_state_for(pop: Population) -> RollupState | None:
     if state is None or state.signature != wanted:
         return None
     return state
+
+
+def stale_cohorts(pop: Population) -> tuple[date, ...]:
+    """The local entry days of ``pop``'s range that a late event changed since the rollup
+    counted them (the next refresh recounts them), in order."""
+    query = pop.query
+    days = stale_days(pop.record.pk, pop.using) if pop.record is not None else set()
+    return tuple(
+        sorted(
+            day
+            for day in days
+            if (query.entered_from is None or day >= query.entered_from)
+            and (query.entered_to is None or day <= query.entered_to)
+        )
+    )
 
 
 def _group_by(pop: Population, groups: Grouping) -> tuple[str, Callable[[Any], object]]:

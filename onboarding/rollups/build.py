@@ -2,9 +2,9 @@
 
 A cohort (one local entry day) is *open* while a subject who entered that day can
 still complete a step inside the conversion window: until ``window_days + 1`` days
-after the day. Older cohorts are final and never recounted, so events arriving
-later for them (with an ``occurred_at`` inside their window) are not in the
-rollup; ``onboarding_rollup --rebuild`` counts everything again.
+after the day. Older cohorts are closed: recounted only when a late event marked them
+(``onboarding.rollups.stale``: a first event or a completion arriving after the window,
+a history import); ``onboarding_rollup --rebuild`` counts everything again.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from onboarding.models import FlowRecord, Progress
 from onboarding.registry import get_flow
 from onboarding.rollups.buckets import bucket_sql
 from onboarding.rollups.models import FunnelRollup
+from onboarding.rollups.stale import take
 from onboarding.rollups.state import RollupState, signature
 
 # Entry days counted per statement (one CASE branch per day).
@@ -41,6 +42,7 @@ class RefreshReport:
     last_day: date | None
     rows: int
     fresh_as_of: datetime
+    recounted: tuple[date, ...] = ()
 
 
 def refresh_rollup(
@@ -54,6 +56,7 @@ def refresh_rollup(
     window_days = declaration.effective_window_days()
     wanted = signature(plan_for(declaration), window_days)
     rows = FunnelRollup.objects.using(using)
+    _mark_counted(flow, using)
     with transaction.atomic(using=using):
         # Refreshes of one flow take turns on its row: two at once would each delete
         # what the other had not yet written and both insert, doubling the counts.
@@ -67,24 +70,61 @@ def refresh_rollup(
             None if rebuild or state is None or state.signature != wanted else state.open_from
         )
         rebuild = start is None
+        recount: list[date] = []
         if record is None:
             first = last = None
         else:
-            stale = rows.filter(flow=record)
-            (stale if start is None else stale.filter(day__gte=start)).delete()
+            # Taken first: this refresh's counts see every batch whose mark it took.
+            marked = take(record.pk, using)
+            recount = [] if start is None else sorted(day for day in marked if day < start)
+            old = rows.filter(flow=record)
+            (old if start is None else old.filter(day__gte=start)).delete()
+            old.filter(day__in=recount).delete()
             first, last = _entry_days(record, start, using)
         written = 0
-        day = first
-        while record is not None and day is not None and last is not None and day <= last:
-            end = min(day + timedelta(days=CHUNK_DAYS - 1), last)
-            written += _count_days(flow, record, day, end, window_days, using)
-            day = end + timedelta(days=1)
+        if record is not None:
+            spans = _runs(recount)
+            if first is not None and last is not None:
+                spans.append((first, last))
+            for span_first, span_last in spans:
+                day = span_first
+                while day <= span_last:
+                    end = min(day + timedelta(days=CHUNK_DAYS - 1), span_last)
+                    written += _count_days(flow, record, day, end, window_days, using)
+                    day = end + timedelta(days=1)
         RollupState(
             signature=wanted,
             fresh_as_of=now,
             open_from=local_date(now) - timedelta(days=window_days + 1),
         ).save(flow, using)
-    return RefreshReport(flow, rebuild, first, last, written, now)
+    return RefreshReport(flow, rebuild, first, last, written, now, tuple(recount))
+
+
+def _mark_counted(flow: str, using: str) -> None:
+    """Before a flow's first count: from now on late events mark their cohorts.
+
+    FOR UPDATE waits for every batch that read the flag unset (``track_many`` reads it
+    FOR KEY SHARE) and commits before counting, so the count sees those batches' events;
+    every later batch reads it set and marks.
+    """
+    records = FlowRecord.objects.using(using)
+    if not records.filter(key=flow, rollup_counted=False).exists():
+        return
+    with transaction.atomic(using=using):
+        locked = records.select_for_update().filter(key=flow)
+        if locked.filter(rollup_counted=False).values_list("pk", flat=True).first() is not None:
+            records.filter(key=flow).update(rollup_counted=True)
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted ``days`` as runs of consecutive days, ``(first, last)`` each."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def _entry_days(

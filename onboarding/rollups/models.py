@@ -37,3 +37,24 @@ class FunnelRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow_id} {self.day} {self.variant} k={self.k} b={self.bucket}"
+
+
+class StaleCohort(models.Model):
+    """A UTC day of entries whose counts a late event changed (``onboarding.rollups.stale``).
+
+    Written by ``track_many`` (rows are only added: concurrent batches never wait on each
+    other here) and taken by the next refresh, which recounts the local entry days the
+    UTC day overlaps.
+    """
+
+    flow = models.ForeignKey(
+        "onboarding.FlowRecord", verbose_name=_("flow"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("entry day (UTC)"))
+
+    class Meta:
+        verbose_name = _("stale rollup cohort")
+        verbose_name_plural = _("stale rollup cohorts")
+
+    def __str__(self) -> str:
+        return f"{self.flow_id} {self.day}"
