@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -66,6 +66,9 @@ class FunnelResult:
     the maintained rollup: counts as of ``fresh_as_of``, times the middle of a time
     bucket, within ``onboarding.rollups.buckets.RELATIVE_ERROR``). For exact results
     ``fresh_as_of`` is ``computed_at``.
+
+    ``entered_from`` and ``entered_to`` are the entry dates counted: the query's, but
+    for a breakdown by entry week cut to the flow's data (``None``: open).
     """
 
     flow: str
@@ -81,6 +84,8 @@ class FunnelResult:
     groups: dict[str, FunnelResult] = field(default_factory=dict)
     source: str = "exact"
     fresh_as_of: datetime | None = None
+    entered_from: date | None = None
+    entered_to: date | None = None
 
     @property
     def finish_rate(self) -> float | None:

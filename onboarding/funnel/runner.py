@@ -127,4 +127,6 @@ def _result(
         groups=groups or {},
         source=source.name,
         fresh_as_of=source.fresh_as_of or computed_at,
+        entered_from=pop.query.entered_from,
+        entered_to=pop.query.entered_to,
     )
