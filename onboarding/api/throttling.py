@@ -33,13 +33,13 @@ def count_hit(cache: BaseCache, key: str, *, timeout: int) -> int:
     if type(cache).incr is BaseCache.incr:
         # The base incr is get-then-set (database and file caches): serialize it.
         return _locked_count(cache, key, timeout=timeout)
-    for _attempt in range(2):
-        cache.add(key, 0, timeout)
+    for _attempt in range(3):
         try:
             return cache.incr(key)
         except ValueError:
-            # Gone between add and incr (expired or culled): add it again, once.
-            continue
+            # Not there yet (or expired, culled): create it; a concurrent add that wins
+            # is as good, and the incr that follows counts on whichever was made.
+            cache.add(key, 0, timeout)
     return 0
 
 
