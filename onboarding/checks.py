@@ -160,6 +160,17 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="onboarding.E011",
             )
         )
+    groups = user_settings.get("FUNNEL_MAX_GROUPS", 1)
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        errors.append(
+            Error(
+                f"ONBOARDING['FUNNEL_MAX_GROUPS'] must be a whole number of at least 1, "
+                f"not {groups!r}.",
+                hint="The most groups one funnel breakdown may build; the default 520 is "
+                "ten years of entry weeks.",
+                id="onboarding.E050",
+            )
+        )
     resolver = user_settings.get("SUBJECT_RESOLVER")
     if isinstance(resolver, str):
         try:

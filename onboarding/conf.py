@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FUTURE_SKEW_SECONDS": 300,
     # Largest JSON size of one event's ``properties``, in bytes.
     "MAX_PROPERTIES_BYTES": 8192,
+    # Most groups one funnel breakdown may build (entry weeks: 520 is ten years); a range
+    # giving more is refused (400 naming this limit). Ranges are first cut to the data.
+    "FUNNEL_MAX_GROUPS": 520,
     # Rows per batch for the backfill command and bulk tracking.
     "BATCH_SIZE": 500,
     # REST API (``onboarding.api``). A request over a limit gets 413 naming it; the

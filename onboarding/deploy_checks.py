@@ -21,6 +21,8 @@ UNSHARED_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache": "per process",
     "django.core.cache.backends.dummy.DummyCache": "never",
 }
+# Cache backends whose add is a look then a write, so no count in them is atomic.
+UNATOMIC_CACHES = {"django.core.cache.backends.filebased.FileBasedCache"}
 # E-mail backends that do not deliver anything to anybody.
 UNDELIVERED_EMAIL = {
     "django.core.mail.backends.console.EmailBackend",
@@ -49,6 +51,17 @@ def check_deploy(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
                 hint="Use a shared cache (Redis, Memcached or the database) as "
                 "CACHES['default'], or set the rates to None to turn throttling off.",
                 id="onboarding.W003",
+            )
+        )
+    if _throttles_on() and backend in UNATOMIC_CACHES:
+        warnings.append(
+            Warning(
+                f"The API throttles count requests in the default cache ({backend}), "
+                "which adds and increments keys by reading then writing files: requests "
+                "arriving at once can pass ONBOARDING['API_THROTTLE_RATES'].",
+                hint="Use Redis, Memcached or the database cache as CACHES['default'] "
+                "(they count atomically), or set the rates to None.",
+                id="onboarding.W050",
             )
         )
     if not rule_registry.all():

@@ -53,3 +53,13 @@ class SubjectErased(InvalidEvent):
             _("The onboarding data of %(subject)s was erased; its events are refused.")
             % {"subject": label},
         )
+
+
+class InvalidQuery(OnboardingError, ValueError):
+    """A funnel query that cannot be answered; ``field`` names the offending input
+    (forms and the API show ``message`` there)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(message)

@@ -42,25 +42,21 @@ def declare():
 
 
 # Without ONBOARDING_TEST_REDIS_URL a run claims one of these databases of the local
-# Redis, so that two suites on one machine do not flush each other's queues: the claims
-# are keys with a lifetime in LOCK_DATABASE, which no test uses or flushes.
+# Redis for its Celery tests (and another for its Redis cache tests), so that two suites
+# on one machine do not flush each other's data: the claims are keys with a lifetime in
+# LOCK_DATABASE, which no test uses or flushes.
 REDIS = "redis://127.0.0.1:6379"
 SPARE_DATABASES = range(13, 7, -1)
 LOCK_DATABASE = 14
 CLAIM_SECONDS = 3 * 3600
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    """A Redis database for this run: ``ONBOARDING_TEST_REDIS_URL``, or a free one of the
-    local Redis's databases 8 to 13, emptied before and after.
-
-    Not reachable: the test fails under ``CI=true`` or ``ONBOARDING_REQUIRE_SERVICES=1``
-    and is skipped with the reason otherwise; all spare databases claimed fails.
-    """
+def _claimed_database(given_env: str):
+    """A Redis URL for one use of this run: ``given_env``'s value, or a free spare
+    database, emptied before and after (a generator for session fixtures)."""
     import redis
 
-    given = os.environ.get("ONBOARDING_TEST_REDIS_URL")
+    given = os.environ.get(given_env)
     try:
         locks = redis.Redis.from_url(f"{REDIS}/{LOCK_DATABASE}", socket_connect_timeout=3)
         if given:
@@ -85,7 +81,7 @@ def redis_url():
             pytest.fail(
                 f"Redis databases {SPARE_DATABASES[-1]} to {SPARE_DATABASES[0]} of {REDIS} are "
                 f"all claimed by other test runs (keys onboarding-tests:db* in database "
-                f"{LOCK_DATABASE}); set ONBOARDING_TEST_REDIS_URL to use another."
+                f"{LOCK_DATABASE}); set {given_env} to use another."
             )
         url = f"{REDIS}/{number}"
     client = redis.Redis.from_url(url)
@@ -94,6 +90,24 @@ def redis_url():
     client.flushdb()
     if claim:
         locks.delete(claim)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis database for this run's Celery tests: ``ONBOARDING_TEST_REDIS_URL``, or a
+    free one of the local Redis's databases 8 to 13, emptied before and after.
+
+    Not reachable: the test fails under ``CI=true`` or ``ONBOARDING_REQUIRE_SERVICES=1``
+    and is skipped with the reason otherwise; all spare databases claimed fails.
+    """
+    yield from _claimed_database("ONBOARDING_TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_cache_url():
+    """Another Redis database, for tests of Django's Redis cache (never the Celery one):
+    ``ONBOARDING_TEST_REDIS_CACHE_URL`` or a spare database, claimed like ``redis_url``."""
+    yield from _claimed_database("ONBOARDING_TEST_REDIS_CACHE_URL")
 
 
 @pytest.fixture

@@ -12,7 +12,10 @@ Conventions both implement (documented in ``onboarding.funnel``):
   (entry for none); any-order flows: from entry;
 * finished = every required step reached, timed from entry to the last of them;
 * median and p90 are nearest-rank (the value at rank ``ceil(p * n)``);
-* the entry date range and entry weeks (Monday to Sunday) use local dates.
+* the entry date range and entry weeks (Monday to Sunday) use local dates;
+* a breakdown by entry week counts the range asked within the flow's first and last
+  entry days (an open end: the last entry up to tomorrow; an open start: the first
+  entry of the last ``max_weeks`` weeks), every week of it listed.
 """
 
 from __future__ import annotations
@@ -244,10 +247,33 @@ def funnel(
     versions: tuple[int, ...] = (),
     breakdown: str | None = None,
     version_flows: dict[int, RefFlow] | None = None,
+    max_weeks: int = 520,
 ) -> RefResult:
     """The funnel of a query, with the groups of its breakdown. ``version_flows``: each
     version's steps (by number) when they differ from ``flow``'s (the declared ones)."""
     window = timedelta(days=window_days)
+    weeks: list[str] = []
+    if breakdown == "entry_week":
+        days = sorted(local_day(subject.entry, zone) for subject in subjects.values())
+        tomorrow = datetime.now(zone).date() + timedelta(days=1)
+        if entered_to is None:
+            last = max((day for day in days if day <= tomorrow), default=None)
+        else:
+            last = min(entered_to, days[-1]) if days else None
+        if last is not None:
+            if entered_from is None:
+                lookback = monday(last) - timedelta(weeks=max_weeks - 1)
+                first = min((day for day in days if day >= lookback), default=last)
+            else:
+                first = max(entered_from, days[0])
+            week = monday(first)
+            while first <= last and week <= last:
+                weeks.append(week.isoformat())
+                week += timedelta(days=7)
+            # Only subjects of the listed weeks' days are counted.
+            entered_from, entered_to = first, last
+        if not weeks:
+            return count([], flow, window)
     population = select(subjects, zone, entered_from, entered_to, variants, versions)
     result = count(population, flow, window, version_flows)
     if breakdown is None:
@@ -266,14 +292,7 @@ def funnel(
     elif breakdown == "version":
         keys |= {str(number) for number in versions}
     else:
-        days = [local_day(subject.entry, zone) for subject in population]
-        first = entered_from or (min(days) if days else None)
-        last = entered_to or (max(days) if days else None)
-        if first and last:
-            week = monday(first)
-            while week <= last:
-                keys.add(week.isoformat())
-                week += timedelta(days=7)
+        keys |= set(weeks)
     for key in keys:
         members = [subject for subject in population if key_of(subject) == key]
         shown = flow

@@ -69,3 +69,35 @@ def test_the_events_route_is_throttled_too(user):
 
     assert (first.status_code, second.status_code) == (200, 429)
     assert "Retry-After" in second
+
+
+@override_settings(ONBOARDING={"API_THROTTLE_RATES": {"subject": "2/minute", "key": None}})
+def test_windows_are_fixed_clock_minutes_and_retry_after_counts_to_the_next(user, monkeypatch):
+    from onboarding.api.throttling import SubjectRateThrottle
+
+    start = 1_750_000_020  # a whole minute since the epoch
+    now = [start + 15]
+    monkeypatch.setattr(SubjectRateThrottle, "timer", staticmethod(lambda: now[0]))
+    client = logged_in(user)
+    assert [client.get(URL).status_code for _ in range(2)] == [200, 200]
+
+    refused = client.get(URL)
+    now[0] = start + 59.5
+    still = client.get(URL)
+    now[0] = start + 60
+    next_window = client.get(URL)
+
+    assert (refused.status_code, refused["Retry-After"]) == (429, "45")
+    assert (still.status_code, still["Retry-After"]) == (429, "1")
+    assert next_window.status_code == 200
+
+
+@override_settings(
+    ONBOARDING={"API_THROTTLE_RATES": {"subject": "1/minute", "key": None}},
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}},
+)
+def test_a_cache_that_keeps_nothing_throttles_nothing(user):
+    """As DRF's throttles did (``check --deploy`` warns of it: onboarding.W003)."""
+    client = logged_in(user)
+
+    assert {client.get(URL).status_code for _ in range(3)} == {200}

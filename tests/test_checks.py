@@ -159,6 +159,21 @@ def test_e011_an_unknown_setting(settings):
     assert "WINDOW_DAYS" in error.hint
 
 
+@pytest.mark.parametrize("value", [0, -5, "520", 1.5, True])
+def test_e050_funnel_max_groups_is_not_a_positive_whole_number(settings, value):
+    settings.ONBOARDING = {"FUNNEL_MAX_GROUPS": value}
+
+    error = only(check_settings(), "onboarding.E050")
+    assert "FUNNEL_MAX_GROUPS" in error.msg
+    assert repr(value) in error.msg
+
+
+def test_e050_is_quiet_for_a_positive_limit(settings):
+    settings.ONBOARDING = {"FUNNEL_MAX_GROUPS": 52}
+
+    assert [e for e in check_settings() if e.id == "onboarding.E050"] == []
+
+
 @pytest.mark.parametrize("kind", ["completed", "viewed", "Project Created"])
 def test_e012_completed_by_is_not_a_custom_kind(flows, kind):
     flows(flow(steps=ok_steps(Step("made", "Made", completed_by=kind))))

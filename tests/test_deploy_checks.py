@@ -56,6 +56,21 @@ def test_throttles_counting_in_an_unshared_cache_warn(with_a_rule, caches, kept)
     assert "API_THROTTLE_RATES" in warning.msg
 
 
+def test_throttles_counting_in_files_warn_that_counts_are_not_atomic(with_a_rule, tmp_path):
+    files = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(tmp_path),
+        }
+    }
+    with override_settings(CACHES=files, EMAIL_BACKEND=SMTP, ONBOARDING=PRODUCTION):
+        [warning] = check_deploy()
+
+    assert warning.id == "onboarding.W050"
+    assert "FileBasedCache" in warning.msg
+    assert "API_THROTTLE_RATES" in warning.msg
+
+
 @override_settings(
     CACHES=LOCMEM,
     EMAIL_BACKEND=SMTP,

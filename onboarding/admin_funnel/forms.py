@@ -10,6 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from onboarding.declarations import Flow
+from onboarding.exceptions import InvalidQuery
 from onboarding.funnel import FunnelQuery
 
 MAX_WINDOW_DAYS = 3650
@@ -19,6 +20,8 @@ BREAKDOWN_LABELS = {
     "version": _("Version"),
     "entry_week": _("Entry week"),
 }
+# The form's field for each FunnelQuery input an InvalidQuery may name.
+QUERY_FIELDS = {"variants": "variant", "versions": "version"}
 WHERE_CHOICES = [
     ("", _("All")),
     ("inside", _("Still inside the window")),
@@ -132,7 +135,13 @@ class FunnelFilterForm(forms.Form):
                 versions=tuple(data.get("version") or ()),
                 breakdown=data.get("breakdown") or None,
             )
-        except ValueError as error:
+        except InvalidQuery as error:
             # The query checks more than the fields do; its message names the input.
-            raise forms.ValidationError(str(error)) from None
+            self.add_query_error(error)
         return data
+
+    def add_query_error(self, error: InvalidQuery) -> None:
+        """Show an error of the query under its field; some (the limits that depend on
+        the data) are found only when the query runs, after validation."""
+        name = QUERY_FIELDS.get(error.field, error.field)
+        self.add_error(name if name in self.fields else None, error.message)

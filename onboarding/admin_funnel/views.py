@@ -17,7 +17,7 @@ from onboarding.admin_funnel.forms import FunnelFilterForm
 from onboarding.admin_funnel.page import csv_urls, form_context, report_context
 from onboarding.admin_funnel.report import build_report
 from onboarding.declarations import Flow
-from onboarding.exceptions import UnknownFlow
+from onboarding.exceptions import InvalidQuery, UnknownFlow
 from onboarding.models import FlowRecord, FlowVersion
 from onboarding.registry import get_flow
 
@@ -64,15 +64,24 @@ def funnel_page(request: HttpRequest, model_admin: ModelAdmin, object_id: str) -
     }
     if form.is_valid() and form.query is not None:
         data = form.cleaned_data
-        report = build_report(
-            form.query,
-            step=data["step"] or None,
-            where=data["where"] or None,
-            page=data["page"] or 1,
-            method=data.get("test") or None,
-        )
-        context.update(report_context(flow, form, report))
+        try:
+            report = build_report(
+                form.query,
+                step=data["step"] or None,
+                where=data["where"] or None,
+                page=data["page"] or 1,
+                method=data.get("test") or None,
+            )
+        except InvalidQuery as error:
+            form.add_query_error(error)  # shown with the filters, like any invalid input
+        else:
+            context.update(report_context(flow, form, report))
     return TemplateResponse(request, "admin/onboarding/funnel.html", context)
+
+
+def _bad_filters(form: FunnelFilterForm) -> HttpResponse:
+    lines = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
+    return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")
 
 
 def funnel_csv(
@@ -85,14 +94,17 @@ def funnel_csv(
             % {"table": table, "tables": ", ".join(TABLES)}
         )
     if not form.is_valid() or form.query is None:
-        lines = [f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items()]
-        return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")
+        return _bad_filters(form)
     data = form.cleaned_data
-    rows = table_rows(
-        table,
-        form.query,
-        step=data["step"] or None,
-        where=data["where"] or None,
-        method=data.get("test") or None,
-    )
+    try:
+        rows = table_rows(
+            table,
+            form.query,
+            step=data["step"] or None,
+            where=data["where"] or None,
+            method=data.get("test") or None,
+        )
+    except InvalidQuery as error:
+        form.add_query_error(error)
+        return _bad_filters(form)
     return csv_response(rows, f"{flow.key}-{table}.csv")

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from onboarding.api.unavailable import DATABASE_ERRORS, database_unavailable
-from onboarding.exceptions import InvalidEvent, NoDefault, UnknownFlow, UnknownStep
+from onboarding.exceptions import InvalidEvent, InvalidQuery, NoDefault, UnknownFlow, UnknownStep
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -49,7 +49,7 @@ def to_api_exception(error: Exception) -> exceptions.APIException | None:
         )
     if isinstance(error, NoDefault):
         return exceptions.ValidationError({"step": [str(error)]})
-    if isinstance(error, InvalidEvent):
+    if isinstance(error, (InvalidEvent, InvalidQuery)):
         return exceptions.ValidationError({error.field: [error.message]})
     return None
 

@@ -64,9 +64,11 @@ def cohort_table(
 ) -> CohortTable:
     """Conversion to each step by entry week, under the rules of :class:`FunnelQuery`.
 
-    Every week of the range is listed, weeks nobody entered included. The rollup
-    answers when it answers the same query without a breakdown (weeks are sums of its
-    local entry days), so the table is as fresh as that funnel.
+    Every week of the range cut to the flow's data (:meth:`FunnelQuery.entry_range`) is
+    listed, weeks nobody entered included; more than ``FUNNEL_MAX_GROUPS`` weeks raise
+    :class:`~onboarding.exceptions.InvalidQuery`. The rollup answers when it answers the
+    same query without a breakdown (weeks are sums of its local entry days), so the
+    table is as fresh as that funnel.
     """
     query = FunnelQuery(
         flow=flow,

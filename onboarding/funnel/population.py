@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import router
-from django.db.models import Max, Min, QuerySet
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from onboarding.funnel.dialects import Dialect, dialect_for
 from onboarding.funnel.pathmodel import FunnelPath
@@ -16,8 +17,8 @@ from onboarding.funnel.plan import FunnelPlan, version_plans
 from onboarding.funnel.query import FunnelQuery
 from onboarding.funnel.timeutil import (
     DAY_US,
-    from_us,
-    local_date,
+    day_end_us,
+    local_day_of_us,
     local_midnight,
     to_us,
     weeks_between,
@@ -38,6 +39,9 @@ class Grouping:
 @dataclass
 class Population:
     """The subjects a query counts: their filtered funnel path rows.
+
+    ``query`` is the query as counted: for a breakdown by entry week, its range cut to
+    the data (:meth:`FunnelQuery.entry_range`).
 
     ``version_steps`` holds the step keys of every version of the flow, by version id:
     a path row's step columns follow its version's steps. ``plan`` holds the steps
@@ -65,15 +69,18 @@ class Population:
         if self.version_plans is None or not isinstance(version_id, int):
             return shown
         return self.version_plans.get(version_id, shown)
+    outside_data: bool = False
 
     @property
     def empty(self) -> bool:
-        """Nobody can be counted: no flow record yet, or a version filter of unknown numbers."""
-        return self.record is None or self.matches_nothing
+        """Nobody can be counted: no flow record yet, a version filter of unknown numbers, or
+        a breakdown by entry week whose range misses the data (``outside_data``)."""
+        return self.record is None or self.matches_nothing or self.outside_data
 
 
 def population(query: FunnelQuery) -> Population:
-    """Resolve the flow record, versions and filters of ``query`` (two small queries)."""
+    """Resolve the flow record, versions and filters of ``query`` (two small queries; two
+    index lookups more for a breakdown by entry week, whose range is cut to the data)."""
     using = query.using or router.db_for_read(FunnelPath)
     record = FlowRecord.objects.using(using).filter(key=query.flow).first()
     versions = (
@@ -88,12 +95,20 @@ def population(query: FunnelQuery) -> Population:
     paths = (
         FunnelPath.objects.using(using).filter(flow=record) if record else FunnelPath.objects.none()
     )
+    outside_data = False
+    if query.breakdown == "entry_week":
+        # Weeks are built for the range counted, so its cost follows the data: the
+        # range asked (open or 950 years wide) within the flow's first and last entry.
+        counted = query.entry_range(FlowEntryDays(paths), today=timezone.localdate())
+        if counted is None:
+            outside_data = True
+        else:
+            query = replace(query, entered_from=counted.first, entered_to=counted.last)
     if query.entered_from:
         paths = paths.filter(entered__gte=to_us(local_midnight(query.entered_from)))
-    if query.entered_to:
-        paths = paths.filter(
-            entered__lt=to_us(local_midnight(query.entered_to + timedelta(days=1)))
-        )
+    end = day_end_us(query.entered_to) if query.entered_to else None
+    if end is not None:
+        paths = paths.filter(entered__lt=end)
     if query.variants:
         paths = paths.filter(variant__in=query.variants)
     version_ids = [pk for pk, number in numbers.items() if number in set(query.versions)]
@@ -112,7 +127,31 @@ def population(query: FunnelQuery) -> Population:
         matches_nothing=bool(query.versions) and not version_ids,
         shown=plans.shown,
         version_plans=plans.versions,
+        outside_data=outside_data,
     )
+
+
+@dataclass(frozen=True)
+class FlowEntryDays:
+    """:class:`~onboarding.funnel.query.EntryDays` of a flow's path rows: one lookup on
+    the (flow, entered) index per call."""
+
+    paths: QuerySet[FunnelPath]
+
+    def first(self, on_or_after: date | None = None) -> date | None:
+        rows = self.paths
+        if on_or_after is not None:
+            rows = rows.filter(entered__gte=to_us(local_midnight(on_or_after)))
+        found = rows.order_by("entered").values_list("entered", flat=True).first()
+        return None if found is None else local_day_of_us(found)
+
+    def last(self, on_or_before: date | None = None) -> date | None:
+        rows = self.paths
+        end = None if on_or_before is None else day_end_us(on_or_before)
+        if end is not None:
+            rows = rows.filter(entered__lt=end)
+        found = rows.order_by("-entered").values_list("entered", flat=True).first()
+        return None if found is None else local_day_of_us(found)
 
 
 def grouping(pop: Population) -> Grouping | None:
@@ -143,14 +182,8 @@ def _weeks(pop: Population) -> Grouping:
     """
     query = pop.query
     first, last = query.entered_from, query.entered_to
-    if first is None or last is None:
-        bounds = pop.paths.aggregate(first=Min("entered"), last=Max("entered"))
-        if bounds["first"] is None:
-            first = last = None
-        else:
-            first = first or local_date(from_us(bounds["first"]))
-            last = last or local_date(from_us(bounds["last"]))
-    weeks = weeks_between(first, last) if first and last and first <= last else []
+    # population() set both ends from the data, or found none in the range asked.
+    weeks = [] if pop.outside_data or not first or not last else weeks_between(first, last)
     if not weeks:
         return Grouping(sql="0", key=str)
     starts = [

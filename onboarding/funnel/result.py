@@ -69,6 +69,9 @@ class FunnelResult:
     whose rollup counts a late event changed after they were counted (a first event or
     completion arriving after the window, a history import): their counts are older
     than ``fresh_as_of`` until the next refresh recounts them. Always empty when exact.
+
+    ``entered_from`` and ``entered_to`` are the entry dates counted: the query's, but
+    for a breakdown by entry week cut to the flow's data (``None``: open).
     """
 
     flow: str
@@ -85,6 +88,8 @@ class FunnelResult:
     source: str = "exact"
     fresh_as_of: datetime | None = None
     stale_cohorts: tuple[date, ...] = ()
+    entered_from: date | None = None
+    entered_to: date | None = None
 
     @property
     def finish_rate(self) -> float | None:

@@ -146,4 +146,6 @@ def _result(
         source=source.name,
         fresh_as_of=source.fresh_as_of or computed_at,
         stale_cohorts=source.stale_cohorts,
+        entered_from=pop.query.entered_from,
+        entered_to=pop.query.entered_to,
     )

@@ -32,6 +32,22 @@ def local_date(value: datetime, zone: tzinfo | None = None) -> date:
     return timezone.localtime(value, zone or timezone.get_current_timezone()).date()
 
 
+def local_day_of_us(value: int, zone: tzinfo | None = None) -> date:
+    """The local date of epoch microseconds ``value``; a time whose local date Python
+    cannot hold (year 1 west of UTC) gives the first or last date it can."""
+    try:
+        return local_date(from_us(value), zone)
+    except OverflowError:
+        return date.min if value < 0 else date.max
+
+
+def day_end_us(day: date) -> int | None:
+    """Epoch microseconds of the local midnight after ``day`` (``None``: after the last date)."""
+    if day == date.max:
+        return None
+    return to_us(local_midnight(day + timedelta(days=1)))
+
+
 def week_start(day: date) -> date:
     """The Monday of ``day``'s ISO week."""
     return day - timedelta(days=day.weekday())
@@ -40,8 +56,8 @@ def week_start(day: date) -> date:
 def weeks_between(first: date, last: date) -> list[date]:
     """Mondays of every week from ``first``'s to ``last``'s, inclusive."""
     monday, end = week_start(first), week_start(last)
-    weeks = []
-    while monday <= end:
-        weeks.append(monday)
+    weeks = [monday]
+    while monday < end:  # not past ``end``: the week after date.max's is no date
         monday += timedelta(days=7)
-    return weeks
+        weeks.append(monday)
+    return weeks if first <= last else []

@@ -71,6 +71,8 @@ def rollup_counts(pop: Population, groups: Grouping | None, *, detail: bool = Tr
     """
     query = pop.query
     rows = FunnelRollup.objects.using(pop.using).filter(flow=pop.record)
+    if pop.outside_data:
+        rows = rows.none()
     if query.entered_from:
         rows = rows.filter(day__gte=query.entered_from)
     if query.entered_to:
