@@ -10,8 +10,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.views import SpectacularAPIView
 
 from onboarding import __version__
-from onboarding.api.query import check_query
 from onboarding.api.errors import exception_handler
+from onboarding.api.query import check_query
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
