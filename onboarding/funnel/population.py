@@ -62,6 +62,7 @@ class Population:
     matches_nothing: bool = False
     shown: FunnelPlan | None = None
     version_plans: dict[int, FunnelPlan] | None = None
+    outside_data: bool = False
 
     def plan_of(self, version_id: object) -> FunnelPlan:
         """The steps a version's subjects are shown against (the declared ones by default)."""
@@ -69,7 +70,6 @@ class Population:
         if self.version_plans is None or not isinstance(version_id, int):
             return shown
         return self.version_plans.get(version_id, shown)
-    outside_data: bool = False
 
     @property
     def empty(self) -> bool:
