@@ -74,6 +74,22 @@ def test_the_page_shows_the_numbers_of_the_funnel(funnel_page, screenshots):
     funnel_page.screenshot(path=str(screenshots / "admin-funnel.png"), full_page=True)
 
 
+def test_the_finished_row_lines_up_with_the_rows_above(funnel_page):
+    # Admin's "tfoot td" padding (5px 10px) set the footer's numbers off the columns
+    # above and above the row's own label.
+    def boxes(selector):
+        return funnel_page.locator(selector).first.evaluate(
+            "row => [...row.cells].map(c => { const s = getComputedStyle(c);"
+            " return [s.paddingTop, s.paddingRight]; })"
+        )
+
+    body = boxes("table.funnel-steps tbody tr")
+    footer = boxes("table.funnel-steps tfoot tr")
+
+    assert footer == body
+    assert len(set(map(tuple, footer))) == 1
+
+
 def test_the_filter_form_changes_the_numbers(funnel_page):
     funnel_page.fill("#id_entered_from", "2025-03-08")  # day 5: subjects 5 to 11
     funnel_page.get_by_role("button", name="Apply").click()
