@@ -437,6 +437,20 @@ def test_the_comparison_shows_rates_interval_corrected_p_and_verdict(
     assert "Always-valid sequential test: read it as often as you like" in html
 
 
+def test_the_interval_column_wraps_between_its_bounds_only(analyst, wizard_pk, ab_log):
+    # Unbroken, "-3.4 pts to +1.5 pts" widened the table past a 1280 px window and hid
+    # "Corrected p" behind a scroll bar; each bound stays whole, the cell may wrap.
+    html = analyst.get(page_url(wizard_pk)).content.decode()
+
+    cells = re.findall(r'<td class="([^"]*)">([^<]*) to ([^<]*)</td>', html)
+
+    assert len(cells) == 6  # five steps and the finish rate
+    for css, lower, upper in cells:
+        assert css == "num wrap"
+        assert " " not in lower + upper
+        assert lower.endswith("\u00a0pts") and upper.endswith("\u00a0pts")
+
+
 def test_the_split_line_and_the_planner_are_on_the_page(analyst, wizard_pk, ab_log):
     html = analyst.get(page_url(wizard_pk)).content.decode()
 

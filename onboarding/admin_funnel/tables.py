@@ -25,16 +25,20 @@ from onboarding.admin_funnel.report import Comparison
 from onboarding.experiments import DifferenceTest, MetricResult
 from onboarding.funnel import CohortTable, FunnelResult, StuckPage
 
+NBSP = "\u00a0"
+
 
 @dataclass(frozen=True)
 class Cell:
-    """``text`` as shown; ``time`` the machine form of a duration or moment (``<time>``)."""
+    """``text`` as shown; ``time`` the machine form of a duration or moment (``<time>``);
+    ``wrap`` lets a long numeric cell break between words (an interval's two bounds)."""
 
     text: str
     time: str = ""
     header: bool = False
     numeric: bool = True
     note: str = ""
+    wrap: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,10 +148,11 @@ def group_caption(breakdown: str | None, name: str) -> str:
 
 
 def interval(test: DifferenceTest) -> str:
-    """``+2.8 to +13.4 pts``: the difference's interval at the test's level."""
+    """``+2.8 pts to +13.4 pts``: the difference's interval at the test's level."""
+    # No-break spaces inside each bound: a narrow column breaks only between the bounds.
     return _("%(lower)s to %(upper)s") % {
-        "lower": points(test.lower),
-        "upper": points(test.upper),
+        "lower": points(test.lower).replace(" ", NBSP),
+        "upper": points(test.upper).replace(" ", NBSP),
     }
 
 
@@ -160,7 +165,8 @@ def _test_cells(result: MetricResult | None) -> list[Cell]:
         Cell(percent(test.rate_a)),
         Cell(percent(test.rate_b)),
         Cell(points(test.difference)),
-        Cell(interval(test)),
+        # Wrappable: unbroken, the column pushes "Corrected p" out of a 1280 px window.
+        Cell(interval(test), wrap=True),
         Cell(p_value(test.p_value)),
         Cell(
             p_value(result.adjusted_p_value),

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from onboarding import track
 from onboarding.funnel import FunnelQuery
-from onboarding.models import FlowRecord
+from onboarding.funnel.paths import rebuild_paths
+from onboarding.models import FlowRecord, Progress
 from onboarding.sync import sync_flows
 from tests.factories import UserFactory
 
@@ -74,6 +75,22 @@ def test_the_page_shows_the_numbers_of_the_funnel(funnel_page, screenshots):
     funnel_page.screenshot(path=str(screenshots / "admin-funnel.png"), full_page=True)
 
 
+def test_the_finished_row_lines_up_with_the_rows_above(funnel_page):
+    # Admin's "tfoot td" padding (5px 10px) set the footer's numbers off the columns
+    # above and above the row's own label.
+    def boxes(selector):
+        return funnel_page.locator(selector).first.evaluate(
+            "row => [...row.cells].map(c => { const s = getComputedStyle(c);"
+            " return [s.paddingTop, s.paddingRight]; })"
+        )
+
+    body = boxes("table.funnel-steps tbody tr")
+    footer = boxes("table.funnel-steps tfoot tr")
+
+    assert footer == body
+    assert len(set(map(tuple, footer))) == 1
+
+
 def test_the_filter_form_changes_the_numbers(funnel_page):
     funnel_page.fill("#id_entered_from", "2025-03-08")  # day 5: subjects 5 to 11
     funnel_page.get_by_role("button", name="Apply").click()
@@ -99,3 +116,32 @@ def test_the_csv_download_equals_the_table(funnel_page):
     assert [line["reached"] for line in lines[:-1]] == [row[2] for row in rows]
     assert [line["drop_off"] for line in lines[:-1]] == [row[5] for row in rows]
     assert download.value.suggested_filename == "wizard-steps.csv"
+
+
+def test_the_comparison_table_fits_a_1280_px_window(signed_in, live_server):
+    # The interval column unbroken and "significant" beside each p pushed "Corrected p"
+    # past the box's edge, behind a scroll bar a product manager does not see.
+    for variant, finishers in (("hidden", 2), ("shown", 8)):
+        for index in range(10):
+            user = UserFactory()
+            for position, step in enumerate(STEPS if index < finishers else STEPS[:2]):
+                track(user, "wizard", step, occurred_at=T0 + timedelta(minutes=position))
+            Progress.objects.filter(subject_id=str(user.pk)).update(variant=variant)
+    rebuild_paths(["wizard"])
+    sync_flows()
+    analyst = UserFactory(is_staff=True)
+    analyst.user_permissions.add(Permission.objects.get(codename="view_funnel"))
+    page = signed_in(analyst, viewport={"width": 1280, "height": 900})
+    pk = FlowRecord.objects.get(key="wizard").pk
+    url = reverse("admin:onboarding_flowrecord_funnel", args=[pk])
+    page.goto(f"{live_server.url}{url}?test=fixed")
+
+    table = page.locator("table.funnel-comparison")
+    assert table.locator("strong.note").count() > 0  # the widest case: notes shown
+    widths = table.evaluate(
+        "t => ({table: t.scrollWidth, box: t.parentElement.clientWidth,"
+        " window: document.documentElement.clientWidth,"
+        " right: t.getBoundingClientRect().right})"
+    )
+    assert widths["table"] <= widths["box"]
+    assert widths["right"] <= widths["window"]
