@@ -16,7 +16,7 @@ from onboarding.experiments import (
     analyze,
     wording,
 )
-from onboarding.funnel.experiment import FINISHED, arm, design_for
+from onboarding.funnel.experiment import FINISHED, arm, design_for, finishing_step
 from onboarding.funnel.result import FunnelResult
 from onboarding.registry import get_flow
 
@@ -137,7 +137,11 @@ def compare_variants(
             )
     declared = flow or Flow(key=result.flow, title=result.flow, steps=())
     design = design_for(
-        declared, method=method, control=a, steps=[step.key for step in result.steps]
+        declared,
+        method=method,
+        control=a,
+        steps=[step.key for step in result.steps],
+        finishing_step=finishing_step(result),
     )
     design = replace(
         design,
@@ -159,6 +163,13 @@ def comparison_of(result: FunnelResult, analysis: Analysis, variant: str) -> Var
     first, second = result.groups[a], result.groups[b]
     mine = [one for one in (*analysis.primary, *analysis.secondary) if one.variant == b]
     metrics = {one.metric: one for one in mine}
+    same = finishing_step(result)
+    if same is not None:
+        # Judged once (design_for): the step's row and the finish row read the same test.
+        found = metrics.get(same) or metrics.get(FINISHED)
+        if found is not None:
+            metrics.setdefault(same, found)
+            metrics.setdefault(FINISHED, found)
     titles = {step.key: str(step.title) for step in result.steps}
     finished = metrics.get(FINISHED)
     return VariantComparison(

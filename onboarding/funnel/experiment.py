@@ -31,14 +31,21 @@ def design_for(
     method: Method | None = None,
     control: str | None = None,
     steps: list[str] | None = None,
+    finishing_step: str | None = None,
 ) -> Design:
     """The flow's experiment design (its ``steps`` and ``finished`` the secondary
-    metrics) with the ``EXPERIMENT_*`` settings."""
+    metrics) with the ``EXPERIMENT_*`` settings. ``finishing_step``, whose reach is
+    finishing by definition, is not judged again beside ``finished``."""
     settings = onboarding_settings
+    metrics = [*(flow.step_keys if steps is None else steps), FINISHED]
+    if finishing_step is not None:
+        # Holm over a metric twice would only make every other one harder to pass.
+        same = FINISHED if flow.primary_metric == finishing_step else finishing_step
+        metrics = [metric for metric in metrics if metric != same]
     return Design(
         control=control or flow.control_variant,
         primary=flow.primary_metric,
-        secondary=(*(flow.step_keys if steps is None else steps), FINISHED),
+        secondary=tuple(metrics),
         method=method or settings.EXPERIMENT_TEST,
         alpha=settings.EXPERIMENT_ALPHA,
         power=settings.EXPERIMENT_POWER,
@@ -46,6 +53,15 @@ def design_for(
         effect=flow.minimum_effect or settings.EXPERIMENT_MINIMUM_EFFECT,
         srm_threshold=settings.EXPERIMENT_SRM_P,
     )
+
+
+def finishing_step(result: FunnelResult) -> str | None:
+    """The step whose reach is the finish count by definition: the last required step of
+    an ordered flow, the only required step of an any-order one (docs/funnel.md, 5)."""
+    required = [step.key for step in result.steps if not step.optional]
+    if required and (result.ordered or len(required) == 1):
+        return required[-1]
+    return None
 
 
 def arm(name: str, group: FunnelResult, weight: float) -> Arm:
@@ -93,7 +109,12 @@ def funnel_experiment(
     if result.breakdown != "variant":
         raise ValueError("funnel_experiment needs a result of FunnelQuery(breakdown='variant').")
     found = arms(result, flow)
-    design = design_for(flow, method=method, steps=[step.key for step in result.steps])
+    design = design_for(
+        flow,
+        method=method,
+        steps=[step.key for step in result.steps],
+        finishing_step=finishing_step(result),
+    )
     if len(found) < 2 or design.control not in [arm.name for arm in found]:
         return None
     titles = {step.key: str(step.title) for step in result.steps}
