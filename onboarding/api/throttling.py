@@ -66,6 +66,10 @@ class _FixedWindowThrottle(SimpleRateThrottle):
     """Reads its rate from ``ONBOARDING["API_THROTTLE_RATES"][scope]`` (``None``: off) and
     counts in fixed windows of the rate's period."""
 
+    # Set by SimpleRateThrottle.__init__ from the rate; the stubs do not declare them.
+    num_requests: int | None
+    duration: int | None
+
     def get_rate(self) -> str | None:
         return (onboarding_settings.API_THROTTLE_RATES or {}).get(self.scope)
 

@@ -172,9 +172,11 @@ def plan(
     """The planner of an experiment with groups of ``entered`` subjects so far (empty or
     zeros before it starts), entering at ``per_day`` subjects a day each: the size to
     detect a change of ``effect`` in either direction."""
-    options = {"method": method, "alpha": alpha, "power": power, "tuning": tuning}
     # A change either way: the larger size of the two directions that stay within 0..1.
-    sizes = [sample_size(baseline, sign * effect, **options) for sign in (1, -1)]
+    sizes = [
+        sample_size(baseline, sign * effect, method=method, alpha=alpha, power=power, tuning=tuning)
+        for sign in (1, -1)
+    ]
     needed = max((size for size in sizes if size is not None), default=None)
     smallest = min(entered) if entered else 0
     return Plan(
@@ -185,7 +187,13 @@ def plan(
         power=power,
         per_variant=smallest,
         needed=needed,
-        detectable=detectable_effect(baseline, smallest, **options) if smallest else None,
+        detectable=(
+            detectable_effect(
+                baseline, smallest, method=method, alpha=alpha, power=power, tuning=tuning
+            )
+            if smallest
+            else None
+        ),
         days=(
             days_needed(needed, entered, per_day)
             if needed is not None and per_day is not None and entered

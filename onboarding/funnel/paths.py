@@ -40,6 +40,8 @@ def path_row(progress: Progress, states: Mapping[str, StepState]) -> list[Any]:
         times.append(None if completed is None else _us(completed))
         if state is not None and state.outcome == Outcome.DEFAULTED:
             mask |= 1 << position
+    if progress.entered_at is None:  # only nudges: not entered, so no path row
+        raise ValueError(f"Progress {progress.pk} has no entry and so no funnel path row.")
     head = [progress.pk, progress.flow_id, progress.version_id, progress.variant]
     return [*head, _us(progress.entered_at), mask, *times]
 

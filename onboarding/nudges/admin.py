@@ -120,8 +120,8 @@ class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if split is None:
             return "-"
         if split.mismatch:
-            return _("broken: %(text)s") % {"text": wording.sample_ratio_text(split)}
-        return _("as declared")
+            return str(_("broken: %(text)s") % {"text": wording.sample_ratio_text(split)})
+        return str(_("as declared"))
 
     @admin.display(description=_("verdict"))
     def verdict(self, obj: NudgeRule) -> str:

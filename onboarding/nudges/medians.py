@@ -35,7 +35,12 @@ def median_step_time(
         .values_list("progress_id", "completed_at", "progress__entered_at")[:sample]
     )
     # The query excludes null completions; the stubs type the column nullable all the same.
-    done = [(progress_id, at, entered) for progress_id, at, entered in rows if at is not None]
+    # A subject with no entry (only nudges) has no time to measure from.
+    done = [
+        (progress_id, at, entered)
+        for progress_id, at, entered in rows
+        if at is not None and entered is not None
+    ]
     since: dict[int, datetime] = {progress_id: entered for progress_id, _at, entered in done}
     if previous and flow_record.ordered:
         since = {

@@ -35,6 +35,7 @@ def changed_days(
     """The UTC entry days whose closed cohorts a subject's change may alter: its old and
     new entry when it moved, else its entry when a completion inside the window moved."""
     closed_before = now - window
+    entries: tuple[datetime | None, ...]
     if old_entry != new_entry:
         entries = (old_entry, new_entry)
     elif new_entry is not None and any(at - new_entry <= window for at in completions):

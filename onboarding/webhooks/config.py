@@ -78,7 +78,7 @@ def parse_endpoint(index: int, raw: Any) -> Endpoint:
     return Endpoint(
         name=str(raw.get("name") or url)[:100],
         url=url,
-        secret=secret,
+        secret=str(secret),  # checked above
         events=events,
         flows=tuple(raw.get("flows") or ()),
         format=wire,

@@ -93,8 +93,8 @@ def deliver(delivery_id: str) -> str:
         return WebhookStatus.DELIVERED
     # A redirect is a failure like any other: following it would send the signed
     # request somewhere nobody configured.
-    error = f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
-    _finish(delivery, WebhookStatus.PENDING, code=code, error=error)
+    answer = f"HTTP {code}" + (" (redirects are not followed)" if 300 <= code < 400 else "")
+    _finish(delivery, WebhookStatus.PENDING, code=code, error=answer)
     raise DeliveryFailed(f"{delivery.url} answered {code}")
 
 

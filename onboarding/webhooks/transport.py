@@ -172,8 +172,8 @@ def post(
         parts = urlsplit(url)
         host, secure = parts.hostname or "", parts.scheme == "https"
         port = parts.port or (443 if secure else 80)
-    except ValueError as error:
-        raise ConnectFailed(f"{url!r}: not a URL") from error
+    except ValueError as bad_url:
+        raise ConnectFailed(f"{url!r}: not a URL") from bad_url
     targets = resolve(host, port, deadline)
     if not allow_private:
         # Every address, not only the first: one private answer among public ones is
@@ -184,7 +184,7 @@ def post(
             named = host if literal_address(host) else f"{host} ({address})"
             raise AddressRefused(f"{named} is not a public address")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    error: BaseException | None = None
+    last_failure: BaseException | None = None
     for target in targets:
         connection = (_TLSConnection if secure else _Connection)(target, deadline)
         try:
@@ -192,16 +192,16 @@ def post(
                 connection.connect()
             except OSError as failed:
                 # Nothing was sent: the host's next address may answer.
-                error = failed
+                last_failure = failed
                 continue
             connection.request("POST", path, body=body, headers=dict(headers))
             return connection.getresponse().status
         except (OSError, http.client.HTTPException, ValueError) as failed:
-            error = failed  # sent, or partly: not sent again to another address
+            last_failure = failed  # sent, or partly: not sent again to another address
             break
         finally:
             connection.close()
-    raise ConnectFailed(f"{host}: {type(error).__name__}: {error}") from error
+    raise ConnectFailed(f"{host}: {type(last_failure).__name__}: {last_failure}") from last_failure
 
 
 def _public(target: Target) -> bool:
