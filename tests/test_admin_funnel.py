@@ -795,5 +795,6 @@ def test_the_number_of_queries_does_not_grow_with_subjects(analyst, wizard_pk, a
     after = queries()
 
     assert before == after
-    # About 20 on SQLite; PostgreSQL adds a savepoint and SET LOCAL per funnel statement.
-    assert after <= 40
+    # 27 on SQLite (the entry range, stale cohorts and entry rates added a few this
+    # round); PostgreSQL adds a savepoint and SET LOCAL per funnel statement (43).
+    assert after <= 50, after
