@@ -7,7 +7,7 @@ the same rule in its own process.
 import os
 import time
 
-from celery.signals import task_postrun
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from onboarding.nudges import Stalled, register_rule
 
@@ -21,9 +21,39 @@ if os.environ.get("ONBOARDING_TEST_BROKER_URL"):
 # The ingestion test's worker waits this long after each batch is stored and before its
 # message is acknowledged: a kill then often lands in that window (stored, not acked).
 _ACK_DELAY = float(os.environ.get("ONBOARDING_TEST_ACK_DELAY", "0"))
+# A Redis counter of pool processes inside ``store_batch`` (from its start to the end
+# of its store, before the ack delay), so that the test can kill while both are busy.
+_BUSY_KEY = os.environ.get("ONBOARDING_TEST_BUSY_KEY")
+
+
+def _busy(change: int) -> None:
+    import redis
+
+    redis.Redis.from_url(os.environ["ONBOARDING_TEST_BROKER_URL"]).incrby(_BUSY_KEY, change)
+
+
+@task_prerun.connect
+def _count_start(sender=None, **kwargs):
+    if _BUSY_KEY and getattr(sender, "name", "") == "onboarding.ingest.store_batch":
+        _busy(1)
 
 
 @task_postrun.connect
 def _slow_ack(sender=None, **kwargs):
-    if _ACK_DELAY and getattr(sender, "name", "") == "onboarding.ingest.store_batch":
+    if getattr(sender, "name", "") != "onboarding.ingest.store_batch":
+        return
+    if _BUSY_KEY:
+        _busy(-1)
+    if _ACK_DELAY:
         time.sleep(_ACK_DELAY)
+
+
+# The nudge sweep tests' worker publishes each send this much later: the evaluation's
+# publishing after a claim's commit then lasts long enough to be killed in.
+_SEND_PUBLISH_DELAY = float(os.environ.get("ONBOARDING_TEST_SEND_PUBLISH_DELAY", "0"))
+
+
+@before_task_publish.connect
+def _slow_send_publish(sender=None, **kwargs):
+    if _SEND_PUBLISH_DELAY and sender == "onboarding.nudges.send":
+        time.sleep(_SEND_PUBLISH_DELAY)
