@@ -26,7 +26,10 @@ class OnboardingConfig(AppConfig):
 
     def ready(self) -> None:
         from onboarding import checks  # noqa: F401  (registers the system checks)
+        from onboarding.nudges.sweep import requeue_lost_sends
         from onboarding.registry import autodiscover
+        from onboarding.sweeper import sweepables
 
         autodiscover()
+        sweepables.register("nudges", requeue_lost_sends)
         post_migrate.connect(_sync_after_migrate, sender=self)

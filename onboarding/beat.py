@@ -28,6 +28,9 @@ ENTRIES: dict[str, dict[str, Any]] = {
     "onboarding-conversion-alerts": {"task": "onboarding.health.alerts", "schedule": 24 * HOUR},
     # Open cohorts only: older entry days are final, so an hourly refresh stays cheap.
     "onboarding-funnel-rollups": {"task": "onboarding.rollups.refresh", "schedule": HOUR},
+    # Queues again what lost its task (nudge sends); a lost nudge goes out at most
+    # NUDGE_SWEEP_AFTER_SECONDS + 5 minutes late.
+    "onboarding-sweep": {"task": "onboarding.sweep", "schedule": 5 * 60.0},
 }
 
 

@@ -2,14 +2,16 @@
 
 Nudges (``onboarding.nudges.evaluate``/``send``), async ingestion
 (``onboarding.ingest.store_batch``), webhooks (``onboarding.webhooks.deliver``) and
-health (``onboarding.health.score``/``alerts``) and funnel rollups
-(``onboarding.rollups.refresh``). Schedule them with ``onboarding.beat``.
+health (``onboarding.health.score``/``alerts``), funnel rollups
+(``onboarding.rollups.refresh``) and the sweeper (``onboarding.sweep``). Schedule them
+with ``onboarding.beat``.
 """
 
 from onboarding.health.tasks import conversion_alerts, score_subjects
 from onboarding.ingest.tasks import store_batch
 from onboarding.nudges.tasks import evaluate_nudges, send_nudge
 from onboarding.rollups.tasks import refresh_rollups
+from onboarding.sweeper.tasks import sweep_lost_tasks
 from onboarding.webhooks.tasks import deliver_webhook
 
 __all__ = [
@@ -20,4 +22,5 @@ __all__ = [
     "score_subjects",
     "send_nudge",
     "store_batch",
+    "sweep_lost_tasks",
 ]
