@@ -31,9 +31,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SUBJECTS = 200
 STEPS = ["signup", "profile", "project", "invite", "publish"]  # 200 x 5 = 1,000 events
 BATCH = 20
-# Seconds. Longer than a batch ever runs here, even on a loaded machine: a live worker
-# must never see its own batch redelivered (with 3 s it did, and a kill during such a
-# restore left kombu's restore lock behind for 300 s: nothing was restored in time).
+# Seconds. Longer than a batch ever waits or runs here, even on a loaded machine. With
+# 3 s a loaded worker kept restoring its own prefetched batches, every second, under
+# kombu's restore lock; a kill during one leaves the lock for unacked_mutex_expire (300
+# s by default), and no worker restores anything meanwhile: past the test's wait.
 VISIBILITY_TIMEOUT = 10
 MUTEX_EXPIRE = 5  # tests/celery_app.py sweeps every second
 REDELIVERY = Redelivery(
