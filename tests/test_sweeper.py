@@ -212,3 +212,32 @@ def test_sending_again_needs_the_change_permission(lost_claim):
     editor.user_permissions.add(Permission.objects.get(codename="change_nudgedelivery"))
     request.user = editor
     assert "send_again" in model_admin.get_actions(request)
+
+
+def test_sending_again_with_the_broker_down_answers_and_leaves_it_to_the_sweeper(
+    lost_claim, admin_client, monkeypatch
+):
+    from onboarding.nudges import evaluate as evaluate_module
+
+    def broker_down(pk):
+        raise ConnectionError("broker down")
+
+    _stuck(lost_claim, DeliveryStatus.FAILED)
+    monkeypatch.setattr(evaluate_module, "enqueue_send", broker_down)
+
+    response = admin_client.post(
+        reverse(CHANGELIST),
+        {"action": "send_again", "_selected_action": [lost_claim.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    [warning] = [str(m) for m in response.context["messages"]]
+    assert warning == (
+        "1 delivery is pending again, but the broker could not be reached "
+        "(ConnectionError: broker down): the sweeper queues it within 15 minutes."
+    )
+    assert NudgeDelivery.objects.get().status == DeliveryStatus.PENDING
+    monkeypatch.undo()
+    assert [r.requeued for r in sweep(now=timezone.now() + LATER)] == [1]
+    assert len(mail.outbox) == 1

@@ -16,9 +16,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from onboarding.admin_mixins import ReadOnlyAdminMixin
+from onboarding.conf import onboarding_settings
 from onboarding.nudges.models import NudgeDelivery, NudgeOptOut, NudgeRule
 from onboarding.nudges.stats import Lift, rule_lift
 from onboarding.nudges.sweep import overdue, retry_deliveries, stuck_sending
+
+
+def _sweep_minutes() -> int:
+    """Minutes until a pending row is swept at the latest (the beat entry runs every 5)."""
+    return -(-onboarding_settings.NUDGE_SWEEP_AFTER_SECONDS // 60) + 5
 
 
 def _percent(value: float | None) -> str:
@@ -162,18 +168,31 @@ class NudgeDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Send again (stuck in sending or failed)"), permissions=["retry"])
     def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
-        queued = retry_deliveries(list(queryset.values_list("pk", flat=True)))
-        skipped = queryset.count() - len(queued)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d delivery queued again.",
-                "%(count)d deliveries queued again.",
-                len(queued),
+        retried = retry_deliveries(list(queryset.values_list("pk", flat=True)))
+        count = len(retried.ids)
+        skipped = queryset.count() - count
+        if retried.error:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery is pending again, but the broker could not be "
+                    "reached (%(error)s): the sweeper queues it within %(minutes)d minutes.",
+                    "%(count)d deliveries are pending again, but the broker could not be "
+                    "reached (%(error)s): the sweeper queues them within %(minutes)d minutes.",
+                    count,
+                )
+                % {"count": count, "error": retried.error, "minutes": _sweep_minutes()},
+                messages.WARNING,
             )
-            % {"count": len(queued)},
-            messages.SUCCESS if queued else messages.WARNING,
-        )
+        else:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery queued again.", "%(count)d deliveries queued again.", count
+                )
+                % {"count": count},
+                messages.SUCCESS if count else messages.WARNING,
+            )
         if skipped:
             self.message_user(
                 request,

@@ -8,6 +8,8 @@ by themselves (the e-mail may have gone out before the worker died: at most once
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -17,6 +19,8 @@ from django.utils import timezone
 from onboarding.conf import onboarding_settings
 from onboarding.nudges.models import DeliveryStatus, NudgeDelivery
 from onboarding.sweeper import SweepResult
+
+logger = logging.getLogger("onboarding.nudges")
 
 # Rows queued per UPDATE: a sweep after a long outage stays a few bounded statements.
 CHUNK = 500
@@ -65,11 +69,20 @@ def requeue_lost_sends(now: datetime) -> SweepResult:
     return SweepResult(requeued=requeued, needs_attention=stuck_sending(now).count())
 
 
-def retry_deliveries(ids: list[int]) -> list[int]:
+@dataclass(frozen=True)
+class Retried:
+    """Deliveries put back to pending by staff; ``error``: their publish failed."""
+
+    ids: list[int]
+    error: str = ""
+
+
+def retry_deliveries(ids: list[int]) -> Retried:
     """Staff's "send again": rows sending or failed go back to pending and are queued.
 
-    Returns the ids queued. A row stuck in ``sending`` may have been sent already:
-    retrying it is the staff member's decision.
+    A row stuck in ``sending`` may have been sent already: retrying it is the staff
+    member's decision. When the broker cannot be reached the rows stay pending and the
+    sweeper queues them once they are overdue.
     """
     chosen = list(
         NudgeDelivery.objects.filter(pk__in=ids, status__in=RETRYABLE).values_list("pk", flat=True)
@@ -77,8 +90,12 @@ def retry_deliveries(ids: list[int]) -> list[int]:
     NudgeDelivery.objects.filter(pk__in=chosen, status__in=RETRYABLE).update(
         status=DeliveryStatus.PENDING, attempt_at=timezone.now()
     )
-    _queue(chosen)
-    return chosen
+    try:
+        _queue(chosen)
+    except Exception as error:  # the broker is down: no 500 for staff, the sweeper follows
+        logger.warning("Nudge deliveries %s not queued: %s", chosen, error)
+        return Retried(ids=chosen, error=f"{type(error).__name__}: {error}")
+    return Retried(ids=chosen)
 
 
-__all__ = ["overdue", "requeue_lost_sends", "retry_deliveries", "stuck_sending"]
+__all__ = ["Retried", "overdue", "requeue_lost_sends", "retry_deliveries", "stuck_sending"]
