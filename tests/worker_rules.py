@@ -7,7 +7,7 @@ the same rule in its own process.
 import os
 import time
 
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun
 
 from onboarding.nudges import Stalled, register_rule
 
@@ -21,30 +21,11 @@ if os.environ.get("ONBOARDING_TEST_BROKER_URL"):
 # The ingestion test's worker waits this long after each batch is stored and before its
 # message is acknowledged: a kill then often lands in that window (stored, not acked).
 _ACK_DELAY = float(os.environ.get("ONBOARDING_TEST_ACK_DELAY", "0"))
-# A Redis counter of pool processes inside ``store_batch`` (from its start to the end
-# of its store, before the ack delay), so that the test can kill while both are busy.
-_BUSY_KEY = os.environ.get("ONBOARDING_TEST_BUSY_KEY")
-
-
-def _busy(change: int) -> None:
-    import redis
-
-    redis.Redis.from_url(os.environ["ONBOARDING_TEST_BROKER_URL"]).incrby(_BUSY_KEY, change)
-
-
-@task_prerun.connect
-def _count_start(sender=None, **kwargs):
-    if _BUSY_KEY and getattr(sender, "name", "") == "onboarding.ingest.store_batch":
-        _busy(1)
 
 
 @task_postrun.connect
 def _slow_ack(sender=None, **kwargs):
-    if getattr(sender, "name", "") != "onboarding.ingest.store_batch":
-        return
-    if _BUSY_KEY:
-        _busy(-1)
-    if _ACK_DELAY:
+    if _ACK_DELAY and getattr(sender, "name", "") == "onboarding.ingest.store_batch":
         time.sleep(_ACK_DELAY)
 
 
