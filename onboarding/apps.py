@@ -26,7 +26,12 @@ class OnboardingConfig(AppConfig):
 
     def ready(self) -> None:
         from onboarding import checks  # noqa: F401  (registers the system checks)
+        from onboarding.nudges.sweep import requeue_lost_sends
         from onboarding.registry import autodiscover
+        from onboarding.sweeper import sweepables
+        from onboarding.webhooks.requeue import requeue_lost_deliveries
 
         autodiscover()
+        sweepables.register("nudges", requeue_lost_sends)
+        sweepables.register("webhooks", requeue_lost_deliveries)
         post_migrate.connect(_sync_after_migrate, sender=self)

@@ -28,12 +28,10 @@ ENTRIES: dict[str, dict[str, Any]] = {
     "onboarding-conversion-alerts": {"task": "onboarding.health.alerts", "schedule": 24 * HOUR},
     # Open cohorts only: older entry days are final, so an hourly refresh stays cheap.
     "onboarding-funnel-rollups": {"task": "onboarding.rollups.refresh", "schedule": HOUR},
-    # Webhook deliveries whose task message was lost (broker down at commit) go out late,
-    # not never.
-    "onboarding-webhook-requeue": {
-        "task": "onboarding.webhooks.requeue_stale",
-        "schedule": HOUR / 4,
-    },
+    # Queues again what lost its task (nudge sends, webhook deliveries); a lost nudge
+    # goes out at most NUDGE_SWEEP_AFTER_SECONDS + 5 minutes late, a lost delivery
+    # WEBHOOK_REQUEUE_AFTER_SECONDS + 5 minutes late.
+    "onboarding-sweep": {"task": "onboarding.sweep", "schedule": 5 * 60.0},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ COUNTDOWN_SETTINGS = (
 # Transports that redeliver an unacknowledged message after a visibility timeout.
 VISIBILITY_TRANSPORTS = {"redis", "rediss", "sentinel", "sqs"}
 DEFAULT_VISIBILITY_TIMEOUT = 3600
+SQS_DEFAULT_VISIBILITY_TIMEOUT = 1800  # kombu's SQS transport
 
 
 def celery_app() -> Celery:
@@ -30,14 +32,60 @@ def celery_app() -> Celery:
     return app_or_default()
 
 
+def _scheme(app: Celery) -> str:
+    url = app.conf.broker_write_url or app.conf.broker_url or ""
+    return str(url).split("://", 1)[0].split("+", 1)[0].lower()
+
+
 def visibility_timeout(app: Celery) -> float | None:
     """Seconds after which the broker redelivers an unacknowledged message, if it does."""
-    url = app.conf.broker_write_url or app.conf.broker_url or ""
-    scheme = str(url).split("://", 1)[0].split("+", 1)[0].lower()
+    scheme = _scheme(app)
     if scheme not in VISIBILITY_TRANSPORTS:
         return None
     options = app.conf.broker_transport_options or {}
-    return float(options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT))
+    default = SQS_DEFAULT_VISIBILITY_TIMEOUT if scheme == "sqs" else DEFAULT_VISIBILITY_TIMEOUT
+    return float(options.get("visibility_timeout", default))
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    """The longest wait before a lost worker's unacknowledged messages run again.
+
+    On Redis a live worker looks for messages unacknowledged for ``visibility_timeout``
+    every ``sweep_period`` seconds, under a lock that a worker killed while holding it
+    leaves for ``lock_expiry`` seconds (then a period more to notice); SQS redelivers
+    by itself.
+    """
+
+    visibility_timeout: float
+    sweep_period: float = 0
+    lock_expiry: float = 0
+
+    @property
+    def bound(self) -> float:
+        return self.visibility_timeout + self.lock_expiry + 2 * self.sweep_period
+
+
+def redelivery(app: Celery) -> Redelivery | None:
+    """How late the broker gives a dead worker's messages back; None: at once (AMQP)."""
+    timeout = visibility_timeout(app)
+    if timeout is None:
+        return None
+    if _scheme(app) == "sqs":
+        return Redelivery(visibility_timeout=timeout)
+    from kombu.transport.redis import Channel
+
+    options = app.conf.broker_transport_options or {}
+    # kombu before 5.7 has neither option and sweeps every 10 calls of 10 s.
+    interval = float(options.get("unacked_restore_interval", 10))
+    throttle = float(options.get("unacked_restore_throttle", 10))
+    if not hasattr(Channel, "unacked_restore_throttle"):
+        interval, throttle = 10, 10
+    return Redelivery(
+        visibility_timeout=timeout,
+        sweep_period=max(interval, 1) * max(throttle, 1),
+        lock_expiry=float(options.get("unacked_mutex_expire", Channel.unacked_mutex_expire)),
+    )
 
 
 @register("onboarding")
@@ -72,4 +120,28 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
                         id="onboarding.W002",
                     )
                 )
+    warnings += _check_ingest_redelivery(app)
     return warnings
+
+
+def _check_ingest_redelivery(app: Celery) -> list[Warning]:
+    if not onboarding_settings.ASYNC_INGESTION:
+        return []
+    late = redelivery(app)
+    limit = onboarding_settings.INGEST_REDELIVERY_MAX_SECONDS
+    if late is None or late.bound <= limit:
+        return []
+    return [
+        Warning(
+            f"ASYNC_INGESTION is on and the broker gives the batches of a lost worker "
+            f"(killed, out of memory, a lost node) back after up to {late.bound:g} s "
+            f"(visibility timeout {late.visibility_timeout:g} s, restore lock "
+            f"{late.lock_expiry:g} s, restore sweep every {late.sweep_period:g} s): "
+            f"above ONBOARDING['INGEST_REDELIVERY_MAX_SECONDS'] ({limit:g} s).",
+            hint='Set CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, '
+            '"unacked_mutex_expire": 30, "unacked_restore_interval": 10, '
+            '"unacked_restore_throttle": 1} and CELERY_WORKER_PREFETCH_MULTIPLIER = 1 '
+            '(docs/scaling.md, "Lost workers"), or raise the setting.',
+            id="onboarding.W030",
+        )
+    ]

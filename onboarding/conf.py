@@ -76,6 +76,10 @@ DEFAULTS: dict[str, Any] = {
     "NUDGE_RETRY_BACKOFF_SECONDS": 60,
     # Below Redis's default visibility timeout (1 h), or a waiting retry is redelivered.
     "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 1800,
+    # A pending nudge whose send was due this long ago and never started lost its task
+    # (worker died, broker down): the sweeper (``onboarding.sweep``) queues it again. A
+    # send started this long ago and never finished is shown to staff as stuck.
+    "NUDGE_SWEEP_AFTER_SECONDS": 600,
     # Lift counts a nudge's step as converted when it is completed within this many days.
     "NUDGE_LIFT_WINDOW_DAYS": 7,
     # Experiments (variants, nudges against holdouts; docs/experiments.md). The verdict's
@@ -100,6 +104,9 @@ DEFAULTS: dict[str, Any] = {
     "INGEST_MAX_RETRIES": 20,
     "INGEST_RETRY_BACKOFF_SECONDS": 2,
     "INGEST_RETRY_BACKOFF_MAX_SECONDS": 300,
+    # The longest wait accepted before the batches of a lost worker (SIGKILL, OOM, a
+    # lost node) are stored by another: check onboarding.W030 compares the broker's.
+    "INGEST_REDELIVERY_MAX_SECONDS": 900,
     # Webhooks (``onboarding.webhooks``): endpoints receiving step_completed and
     # flow_finished, e.g. [{"url": "https://...", "secret": "...", "events": [...]}].
     "WEBHOOKS": [],

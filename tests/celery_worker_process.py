@@ -80,6 +80,13 @@ class Worker:
         os.killpg(self.process.pid, signal.SIGKILL)
         return self.process.wait(timeout=20)
 
+    def pause(self) -> None:
+        """SIGSTOP the main process (its pool runs on): it neither acks nor fetches."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
     def kill_child(self) -> int:
         """SIGKILL one pool process; the worker itself lives on and replaces it."""
         pid = self.children()[0]

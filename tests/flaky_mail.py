@@ -8,6 +8,7 @@ that a test can watch a separate worker process.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from smtplib import SMTPServerDisconnected
 
@@ -43,4 +44,15 @@ class FlakyFileBackend(BaseEmailBackend):
         return len(messages)
 
 
-__all__ = ["FlakyBackend", "FlakyFileBackend", "mail"]
+class RecordingFileBackend(BaseEmailBackend):
+    """Each message to its own file, named uniquely: safe for several pool processes."""
+
+    def send_messages(self, messages):
+        folder = Path(settings.FLAKY_MAIL_DIR)
+        folder.mkdir(parents=True, exist_ok=True)
+        for message in messages:
+            (folder / f"{uuid.uuid4()}.eml").write_bytes(message.message().as_bytes())
+        return len(messages)
+
+
+__all__ = ["FlakyBackend", "FlakyFileBackend", "RecordingFileBackend", "mail"]

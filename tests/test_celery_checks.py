@@ -6,7 +6,7 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from onboarding.celery_checks import check_celery, visibility_timeout
+from onboarding.celery_checks import Redelivery, check_celery, redelivery, visibility_timeout
 from onboarding.nudges import Stalled, register_rule
 from onboarding.nudges.checks import check_rules
 
@@ -86,6 +86,62 @@ def test_rabbitmq_has_no_visibility_timeout(celery_conf):
 
     assert visibility_timeout(app) is None
     assert check_celery() == []
+
+
+# The recommended Redis settings for async ingestion (docs/scaling.md, "Lost workers").
+RECOMMENDED = {
+    "visibility_timeout": 600,
+    "unacked_mutex_expire": 30,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+SHORT_BACKOFFS = {"NUDGE_RETRY_BACKOFF_MAX_SECONDS": 540, "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": 540}
+
+
+@override_settings(ONBOARDING={"ASYNC_INGESTION": True})
+def test_async_ingestion_on_redis_defaults_warns_that_a_lost_workers_batches_wait_over_an_hour(
+    celery_conf,
+):
+    celery_conf(task_always_eager=False, broker_url="redis://127.0.0.1:6379/0")
+
+    [warning] = check_celery()
+
+    assert warning.id == "onboarding.W030"
+    # kombu's defaults: 3,600 s timeout, 300 s restore lock, a sweep every 100 s.
+    assert "after up to 4100 s" in warning.msg
+    assert "INGEST_REDELIVERY_MAX_SECONDS" in warning.msg and "(900 s)" in warning.msg
+    assert '"visibility_timeout": 600' in warning.hint
+    assert "CELERY_WORKER_PREFETCH_MULTIPLIER = 1" in warning.hint
+
+
+def test_the_recommended_redis_settings_bound_redelivery_to_650_seconds(celery_conf):
+    app = celery_conf(
+        task_always_eager=False,
+        broker_url="redis://127.0.0.1:6379/0",
+        broker_transport_options=RECOMMENDED,
+    )
+
+    assert redelivery(app) == Redelivery(visibility_timeout=600, sweep_period=10, lock_expiry=30)
+    assert redelivery(app).bound == 650
+    with override_settings(ONBOARDING={"ASYNC_INGESTION": True, **SHORT_BACKOFFS}):
+        assert check_celery() == []
+    with override_settings(
+        ONBOARDING={"ASYNC_INGESTION": True, "INGEST_REDELIVERY_MAX_SECONDS": 600, **SHORT_BACKOFFS}
+    ):
+        assert ids(check_celery()) == ["onboarding.W030"]
+
+
+def test_redelivery_on_sqs_is_its_visibility_timeout_and_amqp_gives_back_at_once(celery_conf):
+    app = celery_conf(task_always_eager=False, broker_url="sqs://")
+    assert redelivery(app) == Redelivery(visibility_timeout=1800)  # kombu's SQS default
+    assert "onboarding.W002" in ids(check_celery())  # 1,800 s backoffs are not shorter
+    with override_settings(ONBOARDING={"ASYNC_INGESTION": True, **SHORT_BACKOFFS}):
+        assert ids(check_celery()) == ["onboarding.W030"]
+
+    app = celery_conf(broker_url="amqp://guest@localhost//")
+    assert redelivery(app) is None
+    with override_settings(ONBOARDING={"ASYNC_INGESTION": True}):
+        assert check_celery() == []
 
 
 def test_a_rule_naming_an_unknown_flow_or_step(nudge_rules):

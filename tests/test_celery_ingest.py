@@ -1,12 +1,15 @@
 """Async ingestion through real Celery workers on the machine's Redis and PostgreSQL.
 
 1,000 events are published in 50 batches; a worker is SIGKILLed midway (all of it, or
-one pool process) and the events are stored exactly once each all the same.
+one pool process) and the events are stored exactly once each all the same. The worker
+runs with the recommended settings (docs/scaling.md, "Lost workers"): one message per
+pool process, a visibility timeout longer than any batch runs, a short restore lock.
 """
 
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -16,6 +19,7 @@ import redis
 from django.utils import timezone
 from kombu import pools
 
+from onboarding.celery_checks import Redelivery
 from onboarding.ingest import enqueue_batch
 from onboarding.models import Event, Progress, StepState
 from onboarding.tracking import EventInput
@@ -27,7 +31,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 SUBJECTS = 200
 STEPS = ["signup", "profile", "project", "invite", "publish"]  # 200 x 5 = 1,000 events
 BATCH = 20
-VISIBILITY_TIMEOUT = 3  # seconds; production keeps Redis's default hour
+# Seconds. Longer than a batch ever waits or runs here, even on a loaded machine. With
+# 3 s a loaded worker kept restoring its own prefetched batches, every second, under
+# kombu's restore lock; a kill during one leaves the lock for unacked_mutex_expire (300
+# s by default), and no worker restores anything meanwhile: past the test's wait.
+VISIBILITY_TIMEOUT = 10
+MUTEX_EXPIRE = 5  # tests/celery_app.py sweeps every second
+REDELIVERY = Redelivery(
+    visibility_timeout=VISIBILITY_TIMEOUT, sweep_period=1, lock_expiry=MUTEX_EXPIRE
+)
 
 
 @pytest.fixture
@@ -76,6 +88,7 @@ def _env(redis_url: str, visibility_timeout: int) -> dict[str, str]:
         "ONBOARDING_TEST_POSTGRES_URL": database_url(),
         "ONBOARDING_TEST_BROKER_URL": redis_url,
         "ONBOARDING_TEST_VISIBILITY_TIMEOUT": str(visibility_timeout),
+        "ONBOARDING_TEST_MUTEX_EXPIRE": str(MUTEX_EXPIRE),
         # Each batch is committed 0.15 s before its message is acknowledged: the kill
         # lands in that window, the dangerous one for "stored twice".
         "ONBOARDING_TEST_ACK_DELAY": "0.15",
@@ -120,39 +133,81 @@ def _assert_stored_exactly_once(ids: set[str]) -> None:
     assert StepState.objects.filter(completed_at__isnull=False).count() == 1000
 
 
+def _held_since(client: redis.Redis, moment: float) -> list[bytes]:
+    """Delivery tags unacknowledged since before ``moment`` (kombu scores delivery time)."""
+    return client.zrangebyscore("unacked_index", 0, moment)
+
+
+def _kill_holding_two(worker: Worker, client: redis.Redis, *, timeout: float = 60) -> int:
+    """SIGKILL ``worker`` at a moment it holds two batches and is reading no third.
+
+    Its main process is paused while Redis is looked at, so the state cannot change
+    under the check: with two unacknowledged (one per pool process, the prefetch limit)
+    it has no message popped from the list and not yet recorded. A kill in that gap of
+    kombu's Redis transport loses the message; docs/scaling.md says so.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        worker.pause()
+        if client.hlen("unacked") == 2:
+            return worker.kill_all()
+        worker.resume()
+        time.sleep(0.005)
+    pytest.fail(f"the worker never held two batches within {timeout:.0f} s")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_1000_events_survive_a_sigkilled_worker_and_are_stored_once(broker, tmp_path):
     ids = _publish_1000()
     assert len(ids) == 1000
+    client = redis.Redis.from_url(broker)
     first = Worker(tmp_path / "worker-1.log", _env(broker, VISIBILITY_TIMEOUT))
     try:
         first.wait_ready()
         wait_for(
             lambda: Event.objects.count() >= 300, timeout=120, what="300 events", interval=0.02
         )
-        code = first.kill_all()
+        code = _kill_holding_two(first, client)
+        killed_at = time.time()
     finally:
         first.stop()
     at_kill = Event.objects.count()
+    held = _held_since(client, killed_at)
     assert code == -9
     assert 300 <= at_kill < 1000, at_kill
-    assert not _queue_drained(broker)  # batches were left unacknowledged or waiting
+    assert len(held) == 2  # one batch per pool process (prefetch multiplier 1)
+    assert client.llen("celery") > 0  # and a backlog waiting
 
     second = Worker(tmp_path / "worker-2.log", _env(broker, VISIBILITY_TIMEOUT))
     try:
         second.wait_ready()
+        ready = time.time() - killed_at
+        wait_for(
+            lambda: not _held_since(client, killed_at),
+            timeout=REDELIVERY.bound + 60,
+            what="the killed worker's batches to be redelivered",
+            interval=0.1,
+        )
+        redelivered = time.time() - killed_at
         wait_for(
             lambda: Event.objects.count() == 1000 and _queue_drained(broker),
             timeout=180,
             what="all 1,000 events after the restart",
         )
+        stored = time.time() - killed_at
     finally:
         second.stop()
 
     _assert_stored_exactly_once(ids)
+    # Within the bound of onboarding.W030, or at the restarted worker's first sweep.
+    assert redelivered <= max(REDELIVERY.bound, ready + 2 * REDELIVERY.sweep_period) + 2
     # Batches the killed worker had stored but not acknowledged come back as duplicates.
     resent = second.log().count("'accepted': 0, 'duplicates': 20")
-    print(f"\nkilled at {at_kill} events; {resent} stored batch(es) delivered again")
+    print(
+        f"\nkilled at {at_kill} events; restarted worker ready after {ready:.1f} s; "
+        f"its batches redelivered after {redelivered:.1f} s (bound {REDELIVERY.bound:g} s); "
+        f"all stored after {stored:.1f} s; {resent} stored batch(es) delivered again"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

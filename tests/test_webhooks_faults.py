@@ -361,10 +361,18 @@ def test_the_sweep_queues_deliveries_left_pending(receiver):
     assert [request["headers"]["Onboarding-Delivery"] for request in server.requests] == [str(lost)]
 
 
-def test_the_sweep_runs_from_beat():
+def test_the_sweep_runs_from_beat_and_takes_lost_deliveries(receiver):
     from onboarding.beat import ENTRIES
+    from onboarding.sweeper import sweep
 
-    assert {"task": "onboarding.webhooks.requeue_stale", "schedule": 900} in ENTRIES.values()
+    assert {"task": "onboarding.sweep", "schedule": 300.0} in ENTRIES.values()
+    server = receiver(200)
+    with hooks(local(server.url)):
+        lost = _row(server.url, due=timezone.now() - timedelta(hours=1))
+        results = {result.name: result for result in sweep()}
+
+    assert results["webhooks"].requeued == 1
+    assert WebhookDelivery.objects.get(pk=lost).status == "delivered"
 
 
 def _row(url, *, due, attempts=0, status="pending"):

@@ -7,7 +7,7 @@ the same rule in its own process.
 import os
 import time
 
-from celery.signals import task_postrun
+from celery.signals import before_task_publish, task_postrun
 
 from onboarding.nudges import Stalled, register_rule
 
@@ -27,3 +27,14 @@ _ACK_DELAY = float(os.environ.get("ONBOARDING_TEST_ACK_DELAY", "0"))
 def _slow_ack(sender=None, **kwargs):
     if _ACK_DELAY and getattr(sender, "name", "") == "onboarding.ingest.store_batch":
         time.sleep(_ACK_DELAY)
+
+
+# The nudge sweep tests' worker publishes each send this much later: the evaluation's
+# publishing after a claim's commit then lasts long enough to be killed in.
+_SEND_PUBLISH_DELAY = float(os.environ.get("ONBOARDING_TEST_SEND_PUBLISH_DELAY", "0"))
+
+
+@before_task_publish.connect
+def _slow_send_publish(sender=None, **kwargs):
+    if _SEND_PUBLISH_DELAY and sender == "onboarding.nudges.send":
+        time.sleep(_SEND_PUBLISH_DELAY)

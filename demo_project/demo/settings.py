@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from onboarding.beat import merge_beat_schedule
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
@@ -101,6 +103,18 @@ CELERY_TASK_ALWAYS_EAGER = "CELERY_BROKER_URL" not in os.environ
 # of retrying (nudge sends and webhooks retry). Async ingestion still raises its errors.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TIMEZONE = TIME_ZONE
+# With a broker, `celery -A demo beat` runs the app's periodic tasks: nudges, health
+# scores, conversion alerts, funnel rollups and the sweeper of lost tasks.
+CELERY_BEAT_SCHEDULE = merge_beat_schedule()
+# Recommended with Redis (docs/scaling.md, "Lost workers"): a worker holds one task per
+# pool process, and a killed worker's tasks run again within 650 s instead of an hour.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 600,
+    "unacked_mutex_expire": 30,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 
 # The partner page (/embedded/ served by `runserver 8001`) embeds the widget
 # cross-origin: it calls the API here with a signed token, CORS allows that origin.
@@ -109,4 +123,7 @@ DEMO_API_ORIGIN = os.environ.get("DEMO_API_ORIGIN", "http://localhost:8000")
 ONBOARDING = {
     "WINDOW_DAYS": 14,
     "API_CORS_ORIGINS": ["http://localhost:8001", "http://127.0.0.1:8001"],
+    # Retries wait less than the visibility timeout above (onboarding.W002).
+    "NUDGE_RETRY_BACKOFF_MAX_SECONDS": 540,
+    "WEBHOOK_RETRY_BACKOFF_MAX_SECONDS": 540,
 }

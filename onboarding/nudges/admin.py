@@ -1,18 +1,31 @@
 """Admin for nudges: rules with their sent and held-out counts and lift; deliveries.
 
 Rules and deliveries are written by code (``register_rule``, the evaluator); staff
-read them here. Opt-outs may be added or removed by staff.
+read them here, and may send again a delivery stuck in ``sending`` or ``failed``.
+Opt-outs may be added or removed by staff.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from onboarding.admin_mixins import ReadOnlyAdminMixin
+from onboarding.conf import onboarding_settings
 from onboarding.experiments import wording
 from onboarding.nudges.models import NudgeDelivery, NudgeOptOut, NudgeRule
 from onboarding.nudges.stats import Lift, rule_lift
+from onboarding.nudges.sweep import overdue, retry_deliveries, stuck_sending
+
+
+def _sweep_minutes() -> int:
+    """Minutes until a pending row is swept at the latest (the beat entry runs every 5)."""
+    return -(-onboarding_settings.NUDGE_SWEEP_AFTER_SECONDS // 60) + 5
 
 
 def _percent(value: float | None) -> str:
@@ -128,6 +141,26 @@ class NudgeRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return self._lift(obj).verdict
 
 
+class AttentionFilter(admin.SimpleListFilter):
+    """Rows whose task was lost: stuck in ``sending``, or pending past their attempt."""
+
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("stuck", _("stuck in sending")),
+            ("overdue", _("pending, overdue")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "stuck":
+            return queryset.filter(pk__in=stuck_sending().values("pk"))
+        if self.value() == "overdue":
+            return queryset.filter(pk__in=overdue().values("pk"))
+        return queryset
+
+
 @admin.register(NudgeDelivery)
 class NudgeDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
@@ -137,13 +170,15 @@ class NudgeDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "step_key",
         "status",
         "attempts",
+        "attempt_at",
         "sent_at",
     )
-    list_filter = ("status", "rule")
+    list_filter = (AttentionFilter, "status", "rule")
     list_select_related = ("rule",)
     search_fields = ("subject_label", "subject_id__exact")
     date_hierarchy = "created_at"
     show_full_result_count = False
+    actions = ["send_again"]
     fields = (
         "rule",
         "subject_type",
@@ -153,11 +188,75 @@ class NudgeDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "recipients",
         "attempts",
+        "attempt_at",
         "last_error",
         "created_at",
         "sent_at",
     )
     readonly_fields = fields
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("onboarding.change_nudgedelivery")
+
+    @admin.action(description=_("Send again (stuck in sending or failed)"), permissions=["retry"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        retried = retry_deliveries(list(queryset.values_list("pk", flat=True)))
+        count = len(retried.ids)
+        skipped = queryset.count() - count
+        if retried.error:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery is pending again, but the broker could not be "
+                    "reached (%(error)s): the sweeper queues it within %(minutes)d minutes.",
+                    "%(count)d deliveries are pending again, but the broker could not be "
+                    "reached (%(error)s): the sweeper queues them within %(minutes)d minutes.",
+                    count,
+                )
+                % {"count": count, "error": retried.error, "minutes": _sweep_minutes()},
+                messages.WARNING,
+            )
+        else:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery queued again.", "%(count)d deliveries queued again.", count
+                )
+                % {"count": count},
+                messages.SUCCESS if count else messages.WARNING,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery was left as it is: only deliveries stuck in sending "
+                    "or failed are sent again.",
+                    "%(count)d deliveries were left as they are: only deliveries stuck in "
+                    "sending or failed are sent again.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        stuck = stuck_sending().count()
+        if stuck and request.method == "GET":
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d delivery has been sending for too long: its worker was lost "
+                    "and the e-mail may or may not have gone out. Filter by "
+                    '"stuck in sending", check, and use "Send again".',
+                    "%(count)d deliveries have been sending for too long: their worker was "
+                    "lost and the e-mails may or may not have gone out. Filter by "
+                    '"stuck in sending", check, and use "Send again".',
+                    stuck,
+                )
+                % {"count": stuck},
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(NudgeOptOut)

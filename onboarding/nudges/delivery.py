@@ -2,12 +2,14 @@
 
 The row moves ``pending -> sending`` in one conditional UPDATE before the e-mail goes
 out, so two workers holding the same task cannot both send. A send that raises puts it
-back to ``pending`` (Celery retries it); after the last retry it stays ``failed``.
+back to ``pending`` (Celery retries it); after the last retry it stays ``failed``. A
+pending row whose task was lost is queued again by the sweeper (``nudges/sweep.py``).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -97,7 +99,7 @@ def _finish(delivery: NudgeDelivery, status: str, **fields: Any) -> str:
 def send_delivery(delivery_id: int) -> str:
     """Send a claimed delivery; returns its final status. Raises :class:`SendFailed`."""
     taken = NudgeDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1
+        status=DeliveryStatus.SENDING, attempts=F("attempts") + 1, attempt_at=timezone.now()
     )
     delivery = NudgeDelivery.objects.select_related("rule__flow", "subject_type").get(
         pk=delivery_id
@@ -142,6 +144,13 @@ def _record_sent(delivery: NudgeDelivery, subject: Any, to: list[str]) -> None:
             properties={"rule": delivery.rule.key, "delivery": delivery.pk},
             source="nudge",
         )
+
+
+def schedule_retry(delivery_id: int, countdown: float) -> None:
+    """The retry of a failed send is due in ``countdown`` seconds (the sweeper waits)."""
+    NudgeDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        attempt_at=timezone.now() + timedelta(seconds=countdown)
+    )
 
 
 def mark_failed(delivery_id: int) -> None:

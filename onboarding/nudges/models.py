@@ -83,6 +83,13 @@ class NudgeDelivery(SubjectFields):
     # Which evaluation run inserted the row: tells it which rows it claimed.
     claim = models.UUIDField(_("claim"), default=uuid.uuid4, editable=False, db_index=True)
     created_at = models.DateTimeField(_("due at"), default=timezone.now)
+    # Wall-clock time the current send attempt was queued or started (a retry: when it
+    # is due). A pending row past it by NUDGE_SWEEP_AFTER_SECONDS lost its task.
+    attempt_at = models.DateTimeField(
+        _("attempt at"),
+        default=timezone.now,
+        help_text=_("When the last send attempt was queued or started, or the next is due."),
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
@@ -95,7 +102,10 @@ class NudgeDelivery(SubjectFields):
                 fields=["rule", "subject_type", "subject_id"], name="onboarding_nudge_once"
             )
         ]
-        indexes = [models.Index(fields=["rule", "status"], name="onboarding_nudge_status")]
+        indexes = [
+            models.Index(fields=["rule", "status"], name="onboarding_nudge_status"),
+            models.Index(fields=["status", "attempt_at"], name="onboarding_nudge_sweep"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule.key}: {self.subject_label or self.subject_id} ({self.status})"

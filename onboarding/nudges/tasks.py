@@ -12,7 +12,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from onboarding.conf import onboarding_settings
-from onboarding.nudges.delivery import SendFailed, mark_failed, send_delivery
+from onboarding.nudges.delivery import SendFailed, mark_failed, schedule_retry, send_delivery
 from onboarding.nudges.evaluate import evaluate
 
 BEAT_SCHEDULE = {
@@ -42,6 +42,7 @@ def send_nudge(self: Any, delivery_id: int) -> str:
             maximum=onboarding_settings.NUDGE_RETRY_BACKOFF_MAX_SECONDS,
             full_jitter=False,
         )
+        schedule_retry(delivery_id, countdown)
         # max_retries passed on: Celery's own default (3) would stop before the setting.
         raise self.retry(
             exc=error,

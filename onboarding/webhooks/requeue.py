@@ -2,20 +2,21 @@
 
 A delivery's row is committed with its event; its task message may still never reach
 a worker (the broker down at commit, a message dropped). Such a row stays ``pending``
-past its ``next_attempt_at``; :func:`requeue_stale_deliveries` (run by beat as
-``onboarding.webhooks.requeue_stale``) queues it again. Sending twice is allowed
-(delivery is at least once); losing one is not.
+past its ``next_attempt_at``; :func:`requeue_stale_deliveries` (the ``webhooks``
+sweepable of ``onboarding.sweep``, which beat runs every 5 minutes) queues it again.
+Sending twice is allowed (delivery is at least once); losing one is not.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from onboarding.conf import onboarding_settings
+from onboarding.sweeper import SweepResult
 from onboarding.webhooks.models import WebhookDelivery, WebhookStatus
 
 logger = logging.getLogger("onboarding.webhooks")
@@ -37,7 +38,7 @@ def enqueue(delivery_id: Any) -> bool:
     except Exception:
         logger.exception(
             "Webhook delivery %s could not be queued; it stays pending and the sweep "
-            "(onboarding.webhooks.requeue_stale) queues it again.",
+            "(onboarding.sweep) queues it again.",
             delivery_id,
         )
         return False
@@ -68,3 +69,8 @@ def requeue_stale_deliveries(*, older_than: timedelta | None = None) -> int:
     if queued:
         logger.warning("Queued %d stale webhook delivery(ies) again.", queued)
     return queued
+
+
+def requeue_lost_deliveries(now: datetime) -> SweepResult:
+    """The sweeper's entry for webhooks (registered in ``OnboardingConfig.ready``)."""
+    return SweepResult(requeued=requeue_stale_deliveries())

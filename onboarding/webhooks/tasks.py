@@ -15,7 +15,6 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from onboarding.conf import onboarding_settings
 from onboarding.webhooks.delivery import DeliveryFailed, deliver, mark_failed, schedule_retry
-from onboarding.webhooks.requeue import requeue_stale_deliveries
 
 
 @shared_task(
@@ -39,9 +38,3 @@ def deliver_webhook(self: Any, delivery_id: str) -> str:
         )
         schedule_retry(delivery_id, countdown)
         raise self.retry(exc=error, countdown=countdown, max_retries=limit) from error
-
-
-@shared_task(name="onboarding.webhooks.requeue_stale")
-def requeue_stale() -> int:
-    """Queue again deliveries left pending past ``WEBHOOK_REQUEUE_AFTER_SECONDS``."""
-    return requeue_stale_deliveries()
