@@ -227,3 +227,21 @@ def test_no_variation_is_no_evidence():
     assert (test.p_value, test.difference) == (1.0, 0.0)
     assert test.lower < 0 < test.upper
     assert z_test(Proportion(10, 10), Proportion(20, 20)).p_value == 1.0
+
+
+def test_a_corrected_verdict_gives_the_value_then_its_correction_in_the_locale():
+    from django.utils import translation
+
+    from onboarding.experiments import wording
+
+    arms = [
+        arm("hidden", 10000, finished=5000, profile=5000, project=6000),
+        arm("shown", 10000, finished=5600, profile=5600, project=6000),
+    ]
+    design = Design(control="hidden", primary="finished", secondary=("profile", "project"))
+    profile = analyze(arms, design).secondary[0]
+
+    sentence = wording.verdict(profile, metric_title="Profile")
+    assert "always-valid p < 0.001, Holm-corrected for 2 comparisons)" in sentence
+    with translation.override("sv"):
+        assert "< 0,001" in wording.verdict(profile, metric_title="Profile")

@@ -30,7 +30,7 @@ def signed_points(value: float) -> str:
 
 
 def p_text(p_value: float) -> str:
-    return "< 0.001" if p_value < 0.001 else f"= {decimal(p_value, 3)}"
+    return f"< {decimal(0.001, 3)}" if p_value < 0.001 else f"= {decimal(p_value, 3)}"
 
 
 def interval(test: DifferenceTest) -> str:
@@ -108,9 +108,11 @@ def verdict(
         }
     adjusted = result.adjusted_p_value if result.adjusted_p_value is not None else test.p_value
     label = _("always-valid p") if test.method == "sequential" else _("fixed-horizon p")
+    p = f"{label} {p_text(adjusted)}"
     if result.family > 1:
-        label = _("%(label)s, Holm-corrected for %(count)s comparisons") % {
-            "label": label,
+        # The value first, then how it was corrected: "p = 0.030, Holm-corrected for 4 ...".
+        p = _("%(label)s, Holm-corrected for %(count)s comparisons") % {
+            "label": p,
             "count": result.family,
         }
     values = {
@@ -119,7 +121,7 @@ def verdict(
         "step": metric_title,
         "points": decimal(abs(test.difference) * 100, 1),
         "interval": interval(test),
-        "p": f"{label} {p_text(adjusted)}",
+        "p": p,
     }
     finish = result.metric == "finished" or not metric_title
     if round(test.difference * 100, 1) == 0:
