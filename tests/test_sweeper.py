@@ -55,6 +55,10 @@ def registry():
         sweepables.register(name, function)
 
 
+# The nudges' sweepable alone (webhook deliveries are the other one registered).
+NUDGES = ["nudges"]
+
+
 def _stuck(delivery, status=DeliveryStatus.SENDING):
     NudgeDelivery.objects.filter(pk=delivery.pk).update(
         status=status, attempts=1, attempt_at=timezone.now() - LATER
@@ -62,16 +66,16 @@ def _stuck(delivery, status=DeliveryStatus.SENDING):
 
 
 def test_a_claim_whose_send_was_never_queued_is_queued_again_and_sent_once(lost_claim):
-    assert [r.requeued for r in sweep()] == [0]  # not overdue yet: its send may be on its way
+    assert [r.requeued for r in sweep(NUDGES)] == [0]  # not overdue yet: its send may be on its way
     assert mail.outbox == []
 
-    [result] = sweep(now=timezone.now() + LATER)
+    [result] = sweep(NUDGES, now=timezone.now() + LATER)
 
     assert (result.name, result.requeued, result.needs_attention) == ("nudges", 1, 0)
     lost_claim.refresh_from_db()
     assert (lost_claim.status, lost_claim.attempts) == (DeliveryStatus.SENT, 1)
     assert len(mail.outbox) == 1
-    assert [r.requeued for r in sweep(now=timezone.now() + 2 * LATER)] == [0]
+    assert [r.requeued for r in sweep(NUDGES, now=timezone.now() + 2 * LATER)] == [0]
     assert len(mail.outbox) == 1
     assert Event.objects.filter(kind="nudged").count() == 1
 
@@ -79,8 +83,8 @@ def test_a_claim_whose_send_was_never_queued_is_queued_again_and_sent_once(lost_
 def test_a_send_waiting_for_its_retry_is_left_to_it(lost_claim):
     schedule_retry(lost_claim.pk, 1800)  # what a failed send does before self.retry()
 
-    assert [r.requeued for r in sweep(now=timezone.now() + LATER)] == [0]
-    assert [r.requeued for r in sweep(now=timezone.now() + timedelta(seconds=2401))] == [1]
+    assert [r.requeued for r in sweep(NUDGES, now=timezone.now() + LATER)] == [0]
+    assert [r.requeued for r in sweep(NUDGES, now=timezone.now() + timedelta(seconds=2401))] == [1]
 
 
 def test_a_publish_failing_during_the_sweep_leaves_the_claim_for_the_next(lost_claim, monkeypatch):
@@ -92,18 +96,18 @@ def test_a_publish_failing_during_the_sweep_leaves_the_claim_for_the_next(lost_c
     monkeypatch.setattr(evaluate_module, "enqueue_send", broker_down)
     later = timezone.now() + LATER
 
-    [result] = sweep(now=later)
+    [result] = sweep(NUDGES, now=later)
 
     assert result.requeued == 0 and result.error == "ConnectionError: broker down"
     monkeypatch.undo()
-    assert [r.requeued for r in sweep(now=later)] == [1]
+    assert [r.requeued for r in sweep(NUDGES, now=later)] == [1]
     assert len(mail.outbox) == 1
 
 
 def test_a_send_stuck_in_sending_is_counted_for_staff_and_not_sent_again(lost_claim):
     _stuck(lost_claim)
 
-    [result] = sweep()
+    [result] = sweep(NUDGES)
 
     assert (result.requeued, result.needs_attention) == (0, 1)
     assert mail.outbox == []
@@ -129,9 +133,13 @@ def test_the_command_prints_each_sweepable_and_fails_naming_the_broken_one(
 ):
     _stuck(lost_claim)
     call_command("onboarding_sweep")
-    assert capsys.readouterr().out == "nudges: queued again 0, 1 need staff (see the admin)\n"
+    assert capsys.readouterr().out == (
+        "nudges: queued again 0, 1 need staff (see the admin)\nwebhooks: queued again 0\n"
+    )
 
-    with pytest.raises(CommandError, match="Unknown sweepable 'nope' \\(registered: nudges\\)"):
+    with pytest.raises(
+        CommandError, match="Unknown sweepable 'nope' \\(registered: nudges, webhooks\\)"
+    ):
         call_command("onboarding_sweep", "--only", "nope")
 
     registry.register("broken", lambda now: 1 / 0)
@@ -145,7 +153,8 @@ def test_the_sweep_task_is_the_command(lost_claim):
     _stuck(lost_claim, DeliveryStatus.PENDING)
 
     assert sweep_lost_tasks.delay().get() == [
-        {"name": "nudges", "requeued": 1, "needs_attention": 0, "error": ""}
+        {"name": "nudges", "requeued": 1, "needs_attention": 0, "error": ""},
+        {"name": "webhooks", "requeued": 0, "needs_attention": 0, "error": ""},
     ]
     assert len(mail.outbox) == 1
 
@@ -239,5 +248,5 @@ def test_sending_again_with_the_broker_down_answers_and_leaves_it_to_the_sweeper
     )
     assert NudgeDelivery.objects.get().status == DeliveryStatus.PENDING
     monkeypatch.undo()
-    assert [r.requeued for r in sweep(now=timezone.now() + LATER)] == [1]
+    assert [r.requeued for r in sweep(NUDGES, now=timezone.now() + LATER)] == [1]
     assert len(mail.outbox) == 1
